@@ -1,0 +1,192 @@
+"""The engine's public API: what web/ and the CLI use. No Flask here, no SpiffWorkflow types leak out."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine import audit, deployments, workitems
+from engine.calendar import DayOverride, WorkingCalendar, expression_helpers
+from engine.clock import Clock, SystemClock
+from engine.commands import CommandRunner
+from engine.db import Database
+from engine.deployments import DeployOutcome, SpecCache, ValidationFailed
+from engine.errors import NotFound
+from engine.handlers_registry import HandlerRegistry, load_handler_modules, registry
+from engine.jsonutil import jsonable
+from engine.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
+from engine.organisation import Actor, known_roles, load_actor
+from engine.validation import Problem, validate
+
+
+class Engine:
+    """One per process. Thread-safe: every call opens its own transaction."""
+
+    def __init__(self, database: Database | str | None = None, clock: Clock | None = None,
+                 handlers: HandlerRegistry | None = None, handler_modules: str = "handlers") -> None:
+        self.db = database if isinstance(database, Database) else Database(database)
+        self.clock = clock or SystemClock()
+        if handlers is None:
+            load_handler_modules(handler_modules)
+            handlers = registry
+        self.handlers = handlers
+        self.specs = SpecCache()
+        self._calendar: tuple[float, WorkingCalendar] | None = None
+        self._calendar_lock = threading.Lock()
+        self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles)
+
+    # ---- organisation and calendar -------------------------------------------------------------
+
+    def roles(self) -> dict[str, str]:
+        with self.db.read() as session:
+            return known_roles(session)
+
+    def actor(self, user_name: str) -> Actor:
+        with self.db.read() as session:
+            return load_actor(session, user_name)
+
+    def calendar(self, max_age: float = 60.0) -> WorkingCalendar:
+        """The working-day calendar, re-read from the override table at most once a minute."""
+        with self._calendar_lock:
+            if self._calendar is None or time.monotonic() - self._calendar[0] > max_age:
+                with self.db.read() as session:
+                    overrides = [DayOverride(row.day, row.workday, row.note)
+                                 for row in session.scalars(sa.select(CalendarDay))]
+                self._calendar = (time.monotonic(), WorkingCalendar(overrides))
+            return self._calendar[1]
+
+    def forget_calendar(self) -> None:
+        with self._calendar_lock:
+            self._calendar = None
+
+    # ---- deployments ---------------------------------------------------------------------------
+
+    def validate(self, files: Mapping[str, bytes | str]) -> list[Problem]:
+        helpers = set(expression_helpers(WorkingCalendar(), self.clock.now))
+        return validate(files, self.roles(), self.handlers.names(), helpers)[1]
+
+    def deploy(self, files: Mapping[str, bytes | str], by: str) -> list[DeployOutcome]:
+        helpers = set(expression_helpers(WorkingCalendar(), self.clock.now))
+        parsed, problems = validate(files, self.roles(), self.handlers.names(), helpers)
+        if problems:
+            raise ValidationFailed(problems)
+        with self.db.write() as session:
+            return deployments.store(session, parsed, by, self.clock.now())
+
+    def deployments(self) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(sa.select(Deployment).order_by(Deployment.process_id, Deployment.version))
+            return [{"id": d.id, "process_id": d.process_id, "name": d.name, "version": d.version,
+                     "hash": d.content_hash, "files": sorted(d.files), "deployed_by": d.deployed_by,
+                     "deployed_at": d.deployed_at.isoformat()} for d in rows]
+
+    # ---- commands ------------------------------------------------------------------------------
+
+    def start_case(self, process_id: str, data: dict[str, Any] | None, actor: Actor) -> int:
+        return self.commands.start(process_id, data or {}, actor)
+
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None = None) -> None:
+        self.commands.complete(task_id, actor, data or {})
+
+    def claim(self, task_id: str, actor: Actor) -> None:
+        self.commands.claim(task_id, actor)
+
+    def unclaim(self, task_id: str, actor: Actor) -> None:
+        self.commands.unclaim(task_id, actor)
+
+    def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
+        self.commands.reassign(task_id, actor, to)
+
+    def retry(self, incident_id: int, actor: Actor) -> None:
+        self.commands.retry(incident_id, actor)
+
+    def skip(self, incident_id: int, actor: Actor) -> None:
+        self.commands.skip(incident_id, actor)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def work_items(self, case_id: int) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
+            return [_work_item(row) for row in rows]
+
+    def find_task(self, case_id: int, bpmn_id: str) -> str:
+        """The open task of a case for a BPMN element id (as the CLI addresses tasks)."""
+        matches = [item for item in self.work_items(case_id) if item["bpmn_id"] == bpmn_id]
+        if len(matches) != 1:
+            raise NotFound(f"案件 {case_id} 没有唯一的待办任务“{bpmn_id}”（找到 {len(matches)} 个）")
+        return matches[0]["task_id"]
+
+    def queue(self, actor: Actor, query: workitems.QueueQuery) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            return [_work_item(row) for row in workitems.queue(session, actor, query, self.clock.now())]
+
+    def queue_counts(self, actor: Actor, within_days: int = 3) -> dict[str, int]:
+        with self.db.read() as session:
+            return workitems.counts(session, actor, self.clock.now(), within_days)
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        with self.db.read() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"案件不存在：{case_id}")
+            deployment = session.get(Deployment, case.deployment_id)
+            items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
+            waiting = session.scalars(sa.select(Timer).where(Timer.case_id == case_id).order_by(Timer.due_at))
+            incidents = session.scalars(sa.select(Incident).where(Incident.case_id == case_id).order_by(Incident.id))
+            return {
+                "id": case.id, "process_id": case.process_id, "status": case.status, "version": case.version,
+                "deployment": {"id": deployment.id, "version": deployment.version, "hash": deployment.content_hash},
+                "created_by": case.created_by, "created_at": case.created_at.isoformat(),
+                "updated_at": case.updated_at.isoformat(),
+                "completed_at": case.completed_at.isoformat() if case.completed_at else None,
+                "data": case.data,
+                "work_items": [_work_item(row) for row in items],
+                "timers": [{"bpmn_id": t.bpmn_id, "name": t.name, "kind": t.kind, "due_at": t.due_at.isoformat()}
+                           for t in waiting],
+                "incidents": [_incident(row) for row in incidents],
+                "events": self._events(session, case_id),
+            }
+
+    def history(self, case_id: int) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            return self._events(session, case_id)
+
+    @staticmethod
+    def _events(session, case_id: int) -> list[dict[str, Any]]:
+        rows = session.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.case_seq))
+        return [{"seq": e.case_seq, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
+                 "process_id": e.process_id, "bpmn_id": e.bpmn_id, "ordinal": e.ordinal,
+                 "payload": json.loads(e.payload)} for e in rows]
+
+    def verify_audit(self) -> audit.VerifyReport:
+        with self.db.read() as session:
+            return audit.verify(session)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def _work_item(row: WorkItem) -> dict[str, Any]:
+    return jsonable({
+        "id": row.id, "case_id": row.case_id, "task_id": row.task_id, "process_id": row.process_id,
+        "bpmn_id": row.bpmn_id, "ordinal": row.ordinal, "name": row.name, "lane": row.lane,
+        "candidate_groups": row.candidate_groups, "candidate_users": row.candidate_users,
+        "department": row.department, "assignee": row.assignee, "priority": row.priority,
+        "created_at": row.created_at, "due_at": row.due_at, "remind_at": row.remind_at,
+    })
+
+
+def _incident(row: Incident) -> dict[str, Any]:
+    return jsonable({
+        "id": row.id, "bpmn_id": row.bpmn_id, "task_name": row.task_name, "error_type": row.error_type,
+        "message": row.message, "line": row.line, "source_line": row.source_line, "attempts": row.attempts,
+        "created_at": row.created_at, "resolved_at": row.resolved_at, "resolution": row.resolution,
+        "resolved_by": row.resolved_by,
+    })

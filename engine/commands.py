@@ -1,0 +1,357 @@
+"""Commands on cases. Each is one transaction: load the case, run the engine, then write state, work
+items, timers and the audit event together, guarded by the case's version column. A script or handler
+failure rolls all of it back and records an incident instead; retry and skip re-run the failed command.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine import audit, timers, workitems
+from engine.audit import TaskAddress
+from engine.calendar import SHANGHAI, CalendarMissingError, WorkingCalendar, expression_helpers
+from engine.casestate import StuckCase, address, case_data, is_finished
+from engine.clock import Clock, clock_scope
+from engine.db import Database
+from engine.deployments import SpecCache
+from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound
+from engine.forms import validate_submission
+from engine.handlers_registry import HandlerContext, HandlerRegistry
+from engine.jsonutil import data_delta, jsonable
+from engine.models import Case, Deployment, Event, Incident, WorkItem
+from engine.organisation import Actor
+from engine.scripting import CaseScriptEngine
+from engine.serialization import FORMAT_VERSION, CaseSerializer
+from engine.stepping import run_engine
+
+REASSIGNERS = frozenset({"admin", "petition_head"})
+
+
+class _Failure(Exception):
+    """A failure inside the engine run, turned into an incident once the transaction is rolled back."""
+
+    def __init__(self, error: Exception, task: Task | None = None) -> None:
+        super().__init__(str(error))
+        task = task or getattr(error, "task", None)
+        cause = getattr(error, "exception", None) or error
+        self.process_id = task.workflow.spec.name if task is not None else None
+        self.bpmn_id = task.task_spec.bpmn_id if task is not None else None
+        self.task_name = (task.task_spec.bpmn_name or task.task_spec.bpmn_id) if task is not None else None
+        self.error_type = type(cause).__name__
+        self.message = getattr(error, "message", None) or str(error)
+        self.line = getattr(error, "line_number", None) or None
+        self.source_line = getattr(error, "error_line", None) or None
+
+
+@dataclass
+class _Scope:
+    session: Session
+    case: Case
+    workflow: BpmnWorkflow
+    actor: Actor
+    now: datetime
+    script_engine: CaseScriptEngine
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    kind: str
+    payload: dict
+    task: TaskAddress = TaskAddress()
+    task_id: str | None = None
+
+
+class CommandRunner:
+    def __init__(self, db: Database, clock: Clock, specs: SpecCache, handlers: HandlerRegistry,
+                 calendar: Callable[[], WorkingCalendar], roles: Callable[[], dict[str, str]]) -> None:
+        self.db, self.clock, self.specs, self.handlers = db, clock, specs, handlers
+        self.calendar, self.roles = calendar, roles
+        self.serializer = CaseSerializer()
+        # Workflows as left by the last successful command, keyed by case; taken out while in use so a
+        # half-run workflow is never reused, and checked against the stored version before use.
+        self._live: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._live_lock = threading.Lock()
+        self._live_size = 256
+
+    # ---- the commands -------------------------------------------------------------------------
+
+    def start(self, process_id: str, data: dict[str, Any], actor: Actor) -> int:
+        with clock_scope(self.clock):
+            try:
+                with self.db.write() as session:
+                    case, workflow = self._new_case(session, process_id, data, actor)
+                    scope = self._scope(session, case, workflow, actor)
+                    self._finish(scope, {}, _Outcome("start", {"data": data}), run=True)
+                self._keep(case.id, case.version, workflow)
+                return case.id
+            except _Failure as failure:
+                with self.db.write() as session:
+                    case, workflow = self._new_case(session, process_id, data, actor)
+                    self._finish(self._scope(session, case, workflow, actor), {},
+                                 _Outcome("start", {"data": data}), run=False)
+                self._raise_incident(case.id, actor, failure, {"command": "run"})
+
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any], incident_id: int | None = None,
+                 skip: str | None = None) -> int:
+        def act(scope: _Scope, item: WorkItem) -> _Outcome:
+            task = self._task(scope.workflow, task_id)
+            cleaned = validate_submission(task.task_spec.xinfang_form, data)
+            where = address(task)
+            task.data.update(cleaned)
+            task.run()
+            return _Outcome("complete", {"data": cleaned, "task": item.name}, where, task_id)
+
+        return self._on_work_item(task_id, actor, act, {"command": "complete", "task_id": task_id,
+                                                        "data": data, "actor": actor.name},
+                                  incident_id=incident_id, skip=skip)
+
+    def run(self, case_id: int, actor: Actor, incident_id: int | None = None, skip: str | None = None) -> int:
+        """Advance the engine without external input: what retry/skip use after a failed start."""
+        return self._execute(case_id, actor, lambda scope: _Outcome("run", {}), {"command": "run"},
+                             incident_id=incident_id, skip=skip)
+
+    def claim(self, task_id: str, actor: Actor) -> None:
+        with clock_scope(self.clock), self.db.write() as session:
+            item = self._work_item(session, task_id)
+            if item.assignee == actor.name:
+                return
+            if item.assignee:
+                raise Conflict(f"该任务已由 {item.assignee} 领取")
+            if not workitems.may_work_on(actor, item):
+                raise Forbidden("您不是该任务的候选人，不能领取")
+            self._set_assignee(session, item, None, actor.name)
+            self._log_item(session, item, actor, "claim", {"assignee": actor.name})
+
+    def unclaim(self, task_id: str, actor: Actor) -> None:
+        with clock_scope(self.clock), self.db.write() as session:
+            item = self._work_item(session, task_id)
+            if item.assignee != actor.name and not actor.roles & REASSIGNERS:
+                raise Forbidden("只有领取人或信访室主任可以退回该任务")
+            if item.assignee is None:
+                return
+            self._set_assignee(session, item, item.assignee, None)
+            self._log_item(session, item, actor, "unclaim", {"previous": item.assignee})
+
+    def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
+        with clock_scope(self.clock), self.db.write() as session:
+            item = self._work_item(session, task_id)
+            if item.assignee != actor.name and not actor.roles & REASSIGNERS:
+                raise Forbidden("只有当前办理人或信访室主任可以转交该任务")
+            unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
+                                  department=item.department, assignee=None)
+            if not workitems.may_work_on(to, unassigned):
+                raise Forbidden(f"{to.label} 不是该任务的候选人（角色或部门不符），不能转交")
+            previous = item.assignee
+            self._set_assignee(session, item, previous, to.name)
+            self._log_item(session, item, actor, "reassign", {"previous": previous, "assignee": to.name})
+
+    def retry(self, incident_id: int, actor: Actor) -> int:
+        return self._resolve(incident_id, actor, skip=False)
+
+    def skip(self, incident_id: int, actor: Actor) -> int:
+        return self._resolve(incident_id, actor, skip=True)
+
+    # ---- scaffolding --------------------------------------------------------------------------
+
+    def _on_work_item(self, task_id: str, actor: Actor, act, command: dict, incident_id=None, skip=None) -> int:
+        with self.db.read() as session:
+            case_id = self._work_item(session, task_id).case_id
+
+        def guarded(scope: _Scope) -> _Outcome:
+            item = self._work_item(scope.session, task_id)
+            if not workitems.may_work_on(actor, item):
+                who = f"已由 {item.assignee} 领取" if item.assignee else "您不是该任务的候选人"
+                raise Forbidden(f"不能办理该任务：{who}")
+            return act(scope, item)
+
+        return self._execute(case_id, actor, guarded, command, incident_id=incident_id, skip=skip)
+
+    def _execute(self, case_id: int, actor: Actor, act: Callable[[_Scope], _Outcome], command: dict,
+                 incident_id: int | None = None, skip: str | None = None) -> int:
+        with clock_scope(self.clock):
+            try:
+                with self.db.write() as session:
+                    case = session.get(Case, case_id)
+                    if case is None:
+                        raise NotFound(f"案件不存在：{case_id}")
+                    scope = self._scope(session, case, self._workflow(session, case), actor)
+                    before = case_data(scope.workflow)
+                    outcome = act(scope)
+                    self._finish(scope, before, outcome, run=True, skip=skip)
+                    if incident_id is not None:
+                        self._close_incident(scope, incident_id, "skip" if skip else "retry")
+                self._keep(case.id, case.version, scope.workflow)
+                return case_id
+            except _Failure as failure:
+                self._raise_incident(case_id, actor, failure, command, incident_id)
+
+    def _scope(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: Actor) -> _Scope:
+        now = self.clock.now()
+        calendar = self.calendar()
+        helpers = expression_helpers(calendar, self.clock.now)
+
+        def handler_context(task: Task) -> HandlerContext:
+            return HandlerContext(case.id, dict(task.data), now, actor.name, session)
+
+        script_engine = CaseScriptEngine(helpers, self.handlers, handler_context)
+        workflow.script_engine = script_engine
+        return _Scope(session, case, workflow, actor, now, script_engine)
+
+    def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor) -> tuple[Case, BpmnWorkflow]:
+        deployment = session.scalars(
+            sa.select(Deployment).where(Deployment.process_id == process_id)
+            .order_by(Deployment.version.desc()).limit(1)
+        ).first()
+        if deployment is None:
+            raise NotFound(f"流程未部署：{process_id}")
+        loaded = self.specs.get(deployment)
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+        workflow.task_tree.data.update(data)
+        now = self.clock.now()
+        case = Case(process_id=process_id, deployment_id=deployment.id, status="running", state="",
+                    format_version=FORMAT_VERSION, data=jsonable(data), version=0, created_by=actor.name,
+                    created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        return case, workflow
+
+    def _workflow(self, session: Session, case: Case) -> BpmnWorkflow:
+        with self._live_lock:
+            kept = self._live.pop(case.id, None)
+        if kept is not None and kept[0] == case.version:
+            return kept[1]
+        loaded = self.specs.get(session.get(Deployment, case.deployment_id))
+        return self.serializer.loads(case.state, loaded.spec, loaded.subprocess_specs)
+
+    def _keep(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        with self._live_lock:
+            self._live[case_id] = (version, workflow)
+            while len(self._live) > self._live_size:
+                self._live.popitem(last=False)
+
+    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: str | None = None) -> None:
+        """Run the engine, then write everything the command changed, or nothing."""
+        workflow, case, session = scope.workflow, scope.case, scope.session
+        try:
+            if run:
+                run_engine(workflow, skip)
+            finished = is_finished(workflow)
+            workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(), scope.now)
+            timers.sync(session, case.id, workflow)
+        except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
+            raise _Failure(error) from error
+        after = case_data(workflow)
+        values = {
+            "state": self.serializer.dumps(workflow), "data": jsonable(after), "version": case.version + 1,
+            "status": "completed" if finished else "running", "updated_at": scope.now,
+            "completed_at": scope.now if finished else None,
+        }
+        updated = session.execute(
+            sa.update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
+        )
+        if updated.rowcount != 1:
+            raise Conflict(self._conflict_message(session, outcome.task_id))
+        case.version += 1
+        payload = {**outcome.payload, "delta": data_delta(before, after)}
+        audit.append(session, kind=outcome.kind, actor=scope.actor.name, at=scope.now, payload=payload,
+                     case_id=case.id, deployment_id=case.deployment_id, task=outcome.task, task_id=outcome.task_id)
+
+    @staticmethod
+    def _task(workflow: BpmnWorkflow, task_id: str) -> Task:
+        task = workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict("该任务已不在待办状态")
+        return task
+
+    def _work_item(self, session: Session, task_id: str) -> WorkItem:
+        item = session.scalars(sa.select(WorkItem).where(WorkItem.task_id == task_id)).first()
+        if item is None:
+            raise Conflict(self._conflict_message(session, task_id))
+        return item
+
+    @staticmethod
+    def _conflict_message(session: Session, task_id: str | None) -> str:
+        done = None
+        if task_id:
+            done = session.scalars(
+                sa.select(Event).where(Event.task_id == task_id, Event.kind == "complete").order_by(Event.id.desc())
+            ).first()
+        if done is None:
+            return "该任务不存在或已办结，请刷新后重试" if task_id else "案件已被他人更新，请刷新后重试"
+        when = done.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        return f"该任务已由 {done.actor} 于 {when} 办理完毕"
+
+    @staticmethod
+    def _set_assignee(session: Session, item: WorkItem, expected: str | None, assignee: str | None) -> None:
+        """Conditional update: two people claiming at once, exactly one gets it."""
+        condition = WorkItem.assignee.is_(None) if expected is None else WorkItem.assignee == expected
+        updated = session.execute(
+            sa.update(WorkItem).where(WorkItem.id == item.id, condition).values(assignee=assignee)
+        )
+        if updated.rowcount != 1:
+            raise Conflict("该任务刚被他人领取或转交，请刷新后重试")
+
+    def _log_item(self, session: Session, item: WorkItem, actor: Actor, kind: str, payload: dict) -> None:
+        case = session.get(Case, item.case_id)
+        audit.append(session, kind=kind, actor=actor.name, at=self.clock.now(), payload=payload, case_id=item.case_id,
+                     deployment_id=case.deployment_id, task=TaskAddress(item.process_id, item.bpmn_id, item.ordinal),
+                     task_id=item.task_id)
+
+    # ---- incidents ----------------------------------------------------------------------------
+
+    def _raise_incident(self, case_id: int, actor: Actor, failure: _Failure, command: dict,
+                        incident_id: int | None = None) -> None:
+        with self.db.write() as session:
+            now = self.clock.now()
+            incident = session.get(Incident, incident_id) if incident_id else None
+            if incident is None:
+                incident = Incident(case_id=case_id, command=jsonable(command), created_at=now, attempts=0)
+                session.add(incident)
+            incident.process_id, incident.bpmn_id, incident.task_name = (
+                failure.process_id, failure.bpmn_id, failure.task_name)
+            incident.error_type, incident.message = failure.error_type, failure.message
+            incident.line, incident.source_line = failure.line, failure.source_line
+            incident.attempts += 1
+            session.flush()
+            case = session.get(Case, case_id)
+            audit.append(session, kind="incident", actor=actor.name, at=now, case_id=case_id,
+                         deployment_id=case.deployment_id,
+                         task=TaskAddress(failure.process_id, failure.bpmn_id),
+                         payload={"incident_id": incident.id, "error_type": failure.error_type,
+                                  "message": failure.message, "line": failure.line,
+                                  "command": command.get("command")})
+        where = f"“{failure.task_name}”" if failure.task_name else ""
+        raise IncidentRaised(f"流程在{where}处出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
+                             incident.id, case_id)
+
+    def _resolve(self, incident_id: int, actor: Actor, skip: bool) -> int:
+        with self.db.read() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None or incident.resolved_at is not None:
+                raise NotFound(f"异常不存在或已处理：{incident_id}")
+            command, case_id, bpmn_id = dict(incident.command), incident.case_id, incident.bpmn_id
+        skip_id = bpmn_id if skip else None
+        if command["command"] == "complete":
+            return self.complete(command["task_id"], actor, command["data"], incident_id=incident_id, skip=skip_id)
+        return self.run(case_id, actor, incident_id=incident_id, skip=skip_id)
+
+    def _close_incident(self, scope: _Scope, incident_id: int, resolution: str) -> None:
+        incident = scope.session.get(Incident, incident_id)
+        incident.resolved_at, incident.resolution, incident.resolved_by = scope.now, resolution, scope.actor.name
+        audit.append(scope.session, kind=resolution, actor=scope.actor.name, at=scope.now, case_id=incident.case_id,
+                     deployment_id=scope.case.deployment_id, task=TaskAddress(incident.process_id, incident.bpmn_id),
+                     payload={"incident_id": incident_id})
+

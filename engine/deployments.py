@@ -1,0 +1,146 @@
+"""Deployments: validated BPMN stored in the database with a content hash and a version per process.
+
+A case is pinned to the deployment it started on. Each deployment row keeps every file its process needs
+(the files of the processes it calls, transitively), so a deployment can be parsed on its own forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.bpmn_xml import BPMN_NS
+from engine.models import Deployment
+from engine.validation import BpmnFile, Problem, build_parser, read_files
+
+
+class ValidationFailed(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+        self.message = f"流程图校验未通过（{len(problems)} 个问题）"
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    process_id: str
+    version: int
+    deployment_id: int
+    created: bool  # False: the content was already deployed as this version
+
+
+def read_paths(paths: list[Path]) -> dict[str, bytes]:
+    """Files named on the command line; folders contribute their *.bpmn files."""
+    files: dict[str, bytes] = {}
+    for path in paths:
+        for file in sorted(path.glob("*.bpmn")) if path.is_dir() else [path]:
+            files[file.name] = file.read_bytes()
+    return files
+
+
+def _called_processes(bpmn_file: BpmnFile, process_id: str) -> set[str]:
+    for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") == process_id:
+            return {call.get("calledElement") for call in process.iter(f"{{{BPMN_NS}}}callActivity")}
+    return set()
+
+
+def _bundle(parsed: dict[str, BpmnFile], process_id: str) -> dict[str, str]:
+    """The files a process needs: its own and those of every process it calls, transitively."""
+    owner = {pid: bpmn_file for bpmn_file in parsed.values() for pid in bpmn_file.process_ids()}
+    needed, pending = {}, [process_id]
+    seen: set[str] = set()
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in owner:
+            continue
+        seen.add(current)
+        bpmn_file = owner[current]
+        needed[bpmn_file.name] = bpmn_file.text
+        pending.extend(_called_processes(bpmn_file, current))
+    return dict(sorted(needed.items()))
+
+
+def content_hash(files: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name, text in sorted(files.items()):
+        digest.update(name.encode("utf-8") + b"\0" + text.encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def store(session: Session, parsed: dict[str, BpmnFile], by: str, now: datetime) -> list[DeployOutcome]:
+    """Store a new version of each executable process whose files changed; unchanged content is a no-op."""
+    outcomes = []
+    for bpmn_file in parsed.values():
+        for process_id in bpmn_file.process_ids(executable_only=True):
+            files = _bundle(parsed, process_id)
+            digest = content_hash(files)
+            latest = session.scalars(
+                sa.select(Deployment).where(Deployment.process_id == process_id)
+                .order_by(Deployment.version.desc()).limit(1)
+            ).first()
+            if latest is not None and latest.content_hash == digest:
+                outcomes.append(DeployOutcome(process_id, latest.version, latest.id, False))
+                continue
+            name = next(p.get("name") for p in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process")
+                        if p.get("id") == process_id)
+            deployment = Deployment(
+                process_id=process_id, name=name, version=(latest.version + 1) if latest else 1,
+                content_hash=digest, files=files, deployed_by=by, deployed_at=now,
+            )
+            session.add(deployment)
+            session.flush()
+            audit.append(session, kind="deploy", actor=by, at=now, deployment_id=deployment.id,
+                         payload={"process_id": process_id, "version": deployment.version, "hash": digest,
+                                  "files": sorted(files)})
+            outcomes.append(DeployOutcome(process_id, deployment.version, deployment.id, True))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    process_id: str
+    spec: object  # BpmnProcessSpec
+    subprocess_specs: dict
+
+
+class SpecCache:
+    """Parsed specs per deployment; deployments never change, so entries never go stale."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._entries: OrderedDict[int, LoadedSpec] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, deployment: Deployment) -> LoadedSpec:
+        with self._lock:
+            if deployment.id in self._entries:
+                self._entries.move_to_end(deployment.id)
+                return self._entries[deployment.id]
+        loaded = self._parse(deployment)
+        with self._lock:
+            self._entries[deployment.id] = loaded
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return loaded
+
+    @staticmethod
+    def _parse(deployment: Deployment) -> LoadedSpec:
+        parsed, problems = read_files(deployment.files)
+        if problems:
+            raise ValidationFailed(problems)
+        parser = build_parser(parsed.values())
+        return LoadedSpec(
+            deployment.process_id,
+            parser.get_spec(deployment.process_id),
+            parser.get_subprocess_specs(deployment.process_id),
+        )

@@ -1,0 +1,89 @@
+"""The Camunda 7 dialect the engine understands, on top of SpiffWorkflow's CamundaParser.
+
+SpiffWorkflow ignores candidate groups/users, assignee, due and follow-up dates and priority, and has no
+dispatch for service tasks that is safe to use; we read those here and keep them on the task spec.
+Specs are parsed from the stored XML per deployment and never serialised, so extra attributes are safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from engine.bpmn_xml import CAMUNDA_NS
+from engine.forms import Form, form_from_spiff
+
+
+@dataclass(frozen=True)
+class UserTaskRouting:
+    """Who may work on a user task and by when, as written in the diagram (text may hold ${...})."""
+
+    candidate_groups: str | None = None
+    candidate_users: str | None = None
+    assignee: str | None = None
+    due_date: str | None = None
+    follow_up_date: str | None = None
+    priority: str | None = None
+    department: str | None = None  # camunda:property "department"
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class XinfangUserTask(UserTask):
+    routing: UserTaskRouting
+    xinfang_form: Form
+
+
+class HandlerServiceTask(ServiceTask):
+    """A service task that calls a registered handler function (`camunda:topic`)."""
+
+    def __init__(self, wf_spec, bpmn_id, handler: str, **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.handler = handler
+
+    def _run_hook(self, task):
+        task.workflow.top_workflow.script_engine.run_handler(task, self.handler)
+        return True
+
+
+def _camunda(node, name: str) -> str | None:
+    value = node.get(f"{{{CAMUNDA_NS}}}{name}")
+    return value.strip() if value and value.strip() else None
+
+
+class _UserTaskParser(UserTaskParser):
+    def create_task(self):
+        task = super().create_task()
+        properties = self.parse_extensions()
+        task.routing = UserTaskRouting(
+            candidate_groups=_camunda(self.node, "candidateGroups"),
+            candidate_users=_camunda(self.node, "candidateUsers"),
+            assignee=_camunda(self.node, "assignee"),
+            due_date=_camunda(self.node, "dueDate"),
+            follow_up_date=_camunda(self.node, "followUpDate"),
+            priority=_camunda(self.node, "priority"),
+            department=properties.get("department"),
+            properties=properties,
+        )
+        task.xinfang_form = form_from_spiff(task.form)
+        return task
+
+
+class _ServiceTaskParser(CamundaTaskParser):
+    def create_task(self):
+        handler = _camunda(self.node, "topic") or self.parse_extensions().get("handler")
+        if not handler:
+            self.raise_validation_exception("服务任务需要指定处理函数（camunda:topic）")
+        return self.spec_class(self.spec, self.bpmn_id, handler=handler, **self.bpmn_attributes)
+
+
+class XinfangParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (_UserTaskParser, XinfangUserTask),
+        full_tag("serviceTask"): (_ServiceTaskParser, HandlerServiceTask),
+    }

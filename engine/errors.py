@@ -1,0 +1,30 @@
+"""Errors the engine reports to people: each carries a Chinese message fit to show as is."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(EngineError):
+    pass
+
+
+class Forbidden(EngineError):
+    pass
+
+
+class Conflict(EngineError):
+    """Someone else changed the case or the task first."""
+
+
+class IncidentRaised(EngineError):
+    """A script or handler failed; the case is as before the command and an incident is open."""
+
+    def __init__(self, message: str, incident_id: int, case_id: int) -> None:
+        super().__init__(message)
+        self.incident_id = incident_id
+        self.case_id = case_id

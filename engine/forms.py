@@ -1,0 +1,341 @@
+"""User-task forms declared with Camunda 7 `camunda:formData`, validated on the server.
+
+Browsers and API clients are never trusted: `validate_submission` lets only declared fields into case data.
+
+* Types: Camunda's string/long/boolean/date/enum plus text (multi-line), decimal, datetime and list (of
+  strings). Dates are ISO YYYY-MM-DD, not Camunda's dd/MM/yyyy.
+* Constraints: required, readonly, minlength, maxlength, min, max. On date/datetime fields min/max are ISO
+  dates (`min_date`/`max_date`; a datetime is bounded by its Shanghai date), on numbers Decimals. Unknown
+  constraints and unparsable configs are kept in `invalid_constraints` and rejected by `form_problems` at
+  deploy time, so a modeller never believes a rule is enforced when it is not.
+* Defaults are a presentation hint; the server never fills them in.
+* Read-only fields never reach the cleaned data; a submitted one must equal its default.
+* A missing optional boolean is False (unchecked checkboxes are not posted); a required one must be sent,
+  and an explicit false counts as an answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+TYPES = frozenset({"string", "text", "long", "decimal", "boolean", "date", "datetime", "enum", "list"})
+_TEXT_TYPES = frozenset({"string", "text"})
+_NUMBER_TYPES = frozenset({"long", "decimal"})
+_DATE_TYPES = frozenset({"date", "datetime"})
+
+# \d is deliberately Unicode-aware: full-width digits typed with a Chinese IME are accepted.
+_INT_RE = re.compile(r"[+-]?\d+")
+_DECIMAL_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+_BOOLEANS = {"true": True, "on": True, "1": True, "是": True}
+_BOOLEANS |= {"false": False, "off": False, "0": False, "否": False}
+
+REQUIRED = "此项为必填项"
+UNKNOWN_FIELD = "表单中没有此字段"
+READONLY = "只读字段不能修改"
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FormField:
+    id: str
+    label: str
+    type: str
+    required: bool = False
+    readonly: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    min: Decimal | None = None  # long / decimal fields
+    max: Decimal | None = None
+    min_date: date | None = None  # date / datetime fields
+    max_date: date | None = None
+    default: str | None = None
+    options: tuple[Option, ...] = ()
+    properties: Mapping[str, str] = dc_field(default_factory=dict)  # all camunda:properties, e.g. help, rows
+    confidential: bool = False  # reporter identity: callers must mask it in logs and listings
+    # (constraint name, config) pairs that could not be understood; only form_problems reads them.
+    invalid_constraints: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class Form:
+    fields: tuple[FormField, ...] = ()
+
+    def field(self, field_id: str) -> FormField | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+
+class FormErrors(Exception):
+    """All problems of one submission: field id -> Chinese message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        detail = "；".join(f"{key}：{msg}" for key, msg in errors.items())
+        super().__init__(f"表单有 {len(errors)} 处错误：{detail}")
+
+
+class _Invalid(ValueError):
+    pass
+
+
+_MISSING = object()  # "no value", distinct from every cleaned value (None, False, 0 included)
+
+
+def _parse_length(config: str | None) -> int | None:
+    text = (config or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _parse_decimal(config: str | None) -> Decimal | None:
+    try:
+        value = Decimal((config or "").strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _parse_date(config: str | None) -> date | None:
+    text = (config or "").strip()
+    try:
+        return date.fromisoformat(text) if _DATE_RE.fullmatch(text) else None
+    except ValueError:
+        return None
+
+
+def _field_from_spiff(spiff_field: Any) -> FormField:
+    field_id = spiff_field.id or ""
+    field_type = spiff_field.type or ""
+    values: dict[str, Any] = {}
+    invalid: list[tuple[str, str | None]] = []
+    for rule in spiff_field.validation:
+        name, config = rule.name, rule.config
+        if name in ("required", "readonly"):
+            values[name] = True
+            continue
+        if name in ("minlength", "maxlength"):
+            attr, parsed = f"{name[:3]}_length", _parse_length(config)
+        elif name in ("min", "max") and field_type in _DATE_TYPES:
+            attr, parsed = f"{name}_date", _parse_date(config)
+        elif name in ("min", "max"):
+            attr, parsed = name, _parse_decimal(config)
+        else:
+            attr, parsed = None, None
+        if parsed is None:
+            invalid.append((name or "", config))
+        else:
+            values[attr] = parsed
+    properties = {p.id: p.value or "" for p in spiff_field.properties if p.id}
+    return FormField(
+        id=field_id,
+        label=spiff_field.label or field_id,
+        type=field_type,
+        default=spiff_field.default_value or None,
+        # Only SpiffWorkflow's EnumFormField has `options`.
+        options=tuple(Option(o.id or "", o.name or o.id or "") for o in getattr(spiff_field, "options", ())),
+        properties=properties,
+        confidential=properties.get("confidential", "").strip().lower() == "true",
+        invalid_constraints=tuple(invalid),
+        **values,
+    )
+
+
+def form_from_spiff(spiff_form: Any) -> Form:
+    """Convert a `SpiffWorkflow.camunda.specs.user_task.Form`; bad config is left to `form_problems`."""
+    return Form(tuple(_field_from_spiff(f) for f in spiff_form.fields))
+
+
+def _coerce(field: FormField, raw: Any) -> Any:
+    kind = field.type
+    if kind in _TEXT_TYPES:
+        if not isinstance(raw, str):
+            raise _Invalid("应为文本")
+        return raw
+    if kind == "long":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and _INT_RE.fullmatch(raw):
+            return int(raw)
+        raise _Invalid("应为整数")
+    if kind == "decimal":
+        if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+            # str() of a float gives its shortest repr, avoiding binary-expansion noise in the Decimal.
+            value = Decimal(str(raw))
+            if value.is_finite():
+                return value
+        elif isinstance(raw, str) and _DECIMAL_RE.fullmatch(raw):
+            return Decimal(raw)
+        raise _Invalid("应为数字")
+    if kind == "boolean":
+        if isinstance(raw, int) and raw in (0, 1):  # bools included
+            return bool(raw)
+        if isinstance(raw, str) and raw.lower() in _BOOLEANS:
+            return _BOOLEANS[raw.lower()]
+        raise _Invalid("是/否 取值无效")
+    if kind == "date":
+        if isinstance(raw, date) and not isinstance(raw, datetime):
+            return raw
+        parsed = _parse_date(raw) if isinstance(raw, str) else None
+        if parsed is None:
+            raise _Invalid("应为日期（YYYY-MM-DD）")
+        return parsed
+    if kind == "datetime":
+        value = raw if isinstance(raw, datetime) else None
+        if isinstance(raw, str) and _DATETIME_RE.match(raw):
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(raw)
+        if value is None:
+            raise _Invalid("应为日期时间（YYYY-MM-DD HH:MM）")
+        # Petition deadlines are counted in Beijing time; normalising keeps stored values comparable.
+        return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
+    if kind == "enum":
+        if isinstance(raw, str) and any(o.id == raw for o in field.options):
+            return raw
+        raise _Invalid("请从可选项中选择")
+    if kind == "list":
+        items = raw.splitlines() if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise _Invalid("应为文本列表")
+        cleaned = [i.strip() for i in items if i.strip()]
+        return cleaned or _MISSING
+    raise ValueError(f"字段 {field.id}：未知类型 {kind}（部署前应由 form_problems 拦截）")
+
+
+def _check_bounds(field: FormField, value: Any) -> None:
+    if field.type in _TEXT_TYPES:
+        if field.min_length is not None and len(value) < field.min_length:
+            raise _Invalid(f"不能少于 {field.min_length} 个字符")
+        if field.max_length is not None and len(value) > field.max_length:
+            raise _Invalid(f"不能超过 {field.max_length} 个字符")
+    elif field.type in _NUMBER_TYPES:
+        if field.min is not None and value < field.min:
+            raise _Invalid(f"不能小于 {field.min}")
+        if field.max is not None and value > field.max:
+            raise _Invalid(f"不能大于 {field.max}")
+    elif field.type in _DATE_TYPES:
+        day = value.date() if isinstance(value, datetime) else value
+        if field.min_date is not None and day < field.min_date:
+            raise _Invalid(f"不能早于 {field.min_date.isoformat()}")
+        if field.max_date is not None and day > field.max_date:
+            raise _Invalid(f"不能晚于 {field.max_date.isoformat()}")
+
+
+def _clean(field: FormField, raw: Any) -> Any:
+    """The cleaned value, or _MISSING for an empty one; raises _Invalid with a user message."""
+    if raw is None:
+        return _MISSING
+    if isinstance(raw, str):
+        # Browsers send textarea line breaks as CRLF; count each as one character.
+        raw = raw.replace("\r\n", "\n").strip()
+        if not raw:
+            return _MISSING
+    value = _coerce(field, raw)
+    if value is not _MISSING:
+        _check_bounds(field, value)
+    return value
+
+
+def _readonly_untouched(field: FormField, raw: Any) -> bool:
+    # Disabled inputs are not posted at all, so absence is fine; anything sent must equal the default.
+    try:
+        value = _clean(field, raw)
+        return value is _MISSING or value == _clean(field, field.default)
+    except _Invalid:
+        return False
+
+
+def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, Any]:
+    """Cleaned data for `submitted`, or `FormErrors` listing every problem at once."""
+    errors = {str(key): UNKNOWN_FIELD for key in submitted if form.field(key) is None}
+    cleaned: dict[str, Any] = {}
+    for field in form.fields:
+        raw = submitted.get(field.id)
+        if field.readonly:
+            if not _readonly_untouched(field, raw):
+                errors[field.id] = READONLY
+            continue
+        try:
+            value = _clean(field, raw)
+        except _Invalid as exc:
+            errors[field.id] = str(exc)
+            continue
+        if value is not _MISSING:
+            cleaned[field.id] = value
+        elif field.required:
+            errors[field.id] = REQUIRED
+        elif field.type == "boolean":
+            # An unchecked HTML checkbox is simply absent from the post.
+            cleaned[field.id] = False
+    if errors:
+        raise FormErrors(errors)
+    return cleaned
+
+
+def _constraint_problem(field: FormField, name: str, config: str | None) -> str:
+    expected = {"minlength": "非负整数", "maxlength": "非负整数", "min": "数字", "max": "数字"}.get(name)
+    if expected == "数字" and field.type in _DATE_TYPES:
+        expected = "日期（YYYY-MM-DD）"
+    return f"校验规则 {name} 的配置 {config!r} 不是{expected}" if expected else f"不支持的校验规则 {name!r}"
+
+
+def _field_problems(field: FormField) -> list[str]:
+    problems = [_constraint_problem(field, name, config) for name, config in field.invalid_constraints]
+    if field.type not in TYPES:
+        return [f"未知类型 {field.type!r}", *problems]
+    if field.type == "enum":
+        ids = [o.id for o in field.options]
+        if not ids:
+            problems.append("枚举字段没有可选项")
+        if len(set(ids)) != len(ids):
+            problems.append("可选项 id 重复")
+    ranges = (
+        ("minlength/maxlength", field.min_length, field.max_length, _TEXT_TYPES),
+        ("min/max", field.min, field.max, _NUMBER_TYPES),
+        ("min/max", field.min_date, field.max_date, _DATE_TYPES),
+    )
+    for names, low, high, types in ranges:
+        if (low is not None or high is not None) and field.type not in types:
+            problems.append(f"校验规则 {names} 不适用于 {field.type} 类型")
+        elif low is not None and high is not None and low > high:
+            problems.append(f"校验规则 {names} 下限大于上限")
+    if any(n is not None and n < 0 for n in (field.min_length, field.max_length)):
+        problems.append("校验规则 minlength/maxlength 不能为负数")
+    if field.default is not None:
+        if field.default.lstrip().startswith(("${", "#{")):
+            problems.append("默认值不支持表达式")
+        else:
+            try:
+                _clean(field, field.default)
+            except _Invalid as exc:
+                problems.append(f"默认值 {field.default!r} 无效：{exc}")
+    return problems
+
+
+def form_problems(form: Form) -> list[str]:
+    """Static checks for deploy time; an empty list means the form can be used."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for field in form.fields:
+        name = f"字段 {field.id}" if field.id else f"字段（标签 {field.label!r}）"
+        if not field.id:
+            problems.append(f"{name}：缺少 id")
+        elif field.id in seen:
+            problems.append(f"{name}：id 重复")
+        seen.add(field.id)
+        problems.extend(f"{name}：{p}" for p in _field_problems(field))
+    return problems

@@ -1,0 +1,222 @@
+"""Tables of the engine. Schema changes go through Alembic (engine/migrations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Deployment(Base):
+    """One version of one executable process, with every file its call activities need."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (sa.UniqueConstraint("process_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(sa.String(200), index=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    files: Mapped[dict] = mapped_column(sa.JSON)  # file name -> BPMN XML text
+    deployed_by: Mapped[str] = mapped_column(sa.String(100))
+    deployed_at: Mapped[datetime]
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(sa.String(200), index=True)
+    deployment_id: Mapped[int] = mapped_column(sa.ForeignKey("deployments.id"))
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)  # running | completed
+    # SpiffWorkflow state without the spec (see serialization); deferred: a cached workflow skips reading it
+    state: Mapped[str] = mapped_column(sa.Text, deferred=True)
+    format_version: Mapped[int]
+    data: Mapped[dict] = mapped_column(sa.JSON)  # snapshot of the case data, for display and search
+    version: Mapped[int]  # optimistic concurrency
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class WorkItem(Base):
+    """A READY user task of a case: what the queues read, never the workflow state."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        sa.Index("ix_work_items_assignee_due", "assignee", "due_at"),
+        sa.Index("ix_work_items_department_due", "department", "due_at"),
+        sa.Index("ix_work_items_due", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    process_id: Mapped[str] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(200))
+    ordinal: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(300))
+    lane: Mapped[str | None] = mapped_column(sa.String(200))
+    candidate_groups: Mapped[list] = mapped_column(sa.JSON)
+    candidate_users: Mapped[list] = mapped_column(sa.JSON)
+    department: Mapped[str | None] = mapped_column(sa.String(100))
+    assignee: Mapped[str | None] = mapped_column(sa.String(100))
+    priority: Mapped[int | None]
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+
+
+class WorkItemCandidate(Base):
+    """One row per candidate ("role:X" or "user:Y") so "my groups" is an indexed lookup."""
+
+    __tablename__ = "work_item_candidates"
+    __table_args__ = (sa.Index("ix_work_item_candidates_candidate", "candidate", "work_item_id"),)
+
+    work_item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    candidate: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+
+
+class Timer(Base):
+    """A waiting timer event of a case; the scheduler leases due rows (Camunda job-executor shape)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (sa.Index("ix_timers_due", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    process_id: Mapped[str] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str | None] = mapped_column(sa.String(300))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # date | duration | cycle
+    due_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Incident(Base):
+    """A script/handler failure; the case stays as before the failed command until retry or skip."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    process_id: Mapped[str | None] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str | None] = mapped_column(sa.String(200))
+    task_name: Mapped[str | None] = mapped_column(sa.String(300))
+    error_type: Mapped[str] = mapped_column(sa.String(200))
+    message: Mapped[str] = mapped_column(sa.Text)
+    line: Mapped[int | None]
+    source_line: Mapped[str | None] = mapped_column(sa.Text)
+    command: Mapped[dict] = mapped_column(sa.JSON)  # what to run again on retry
+    attempts: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(sa.String(20))  # retry | skip
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class Event(Base):
+    """Append-only, hash-chained audit log; rows are never updated or deleted."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_case_seq", "case_id", "case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(sa.Integer)
+    case_seq: Mapped[int | None]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    deployment_id: Mapped[int | None]
+    process_id: Mapped[str | None] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str | None] = mapped_column(sa.String(200))
+    ordinal: Mapped[int | None]
+    task_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)  # this run's id, for lookups only
+    payload: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, exactly as hashed
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHead(Base):
+    """The chain's newest row: serialises appends and reveals deleted tail rows."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_event_id: Mapped[int | None]
+    last_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(100))
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    department: Mapped[str | None] = mapped_column(sa.ForeignKey("departments.code"))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(300))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_name: Mapped[str] = mapped_column(sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True)
+    role_name: Mapped[str] = mapped_column(sa.ForeignKey("roles.name"), primary_key=True)
+
+
+class CalendarDay(Base):
+    """Admin-kept holidays and make-up working days, overriding the chinesecalendar package."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    workday: Mapped[bool]
+    note: Mapped[str] = mapped_column(sa.String(200), default="")

@@ -1,0 +1,117 @@
+"""Roles, departments and users: who may see and work on what.
+
+The role catalogue follows DOMAIN.md; an office's file may add roles. Candidate groups in diagrams name
+roles; a work item may also be bound to a department, which then must match the user's department.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.models import Department, Role, User, UserRole
+
+ROLE_CATALOGUE: dict[str, str] = {
+    "petition_staff": "信访室工作人员",
+    "petition_head": "信访室主任",
+    "leader_in_charge": "分管领导",
+    "principal_leader": "主要负责同志",
+    "handling_staff": "承办部门工作人员",
+    "handling_leader": "承办部门分管领导",
+    "supervision_office": "监督检查室",
+    "case_review": "案件审理室",
+    "coordination_office": "协调办",
+    "process_owner": "流程管理员",
+    "auditor": "审计员",
+    "admin": "系统管理员",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    display_name: str = ""
+    department: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def candidates(self) -> list[str]:
+        """The keys under which work items name this actor (see WorkItemCandidate)."""
+        return [f"role:{role}" for role in sorted(self.roles)] + [f"user:{self.name}"]
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+
+SYSTEM = Actor("system", "系统", None, frozenset({"admin"}))
+
+
+class UnknownUser(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"用户不存在或已停用：{name}")
+        self.message = str(self)
+
+
+def known_roles(session: Session | None = None) -> dict[str, str]:
+    roles = dict(ROLE_CATALOGUE)
+    if session is not None:
+        roles.update({role.name: role.label for role in session.scalars(sa.select(Role))})
+    return roles
+
+
+def role_for_lane(lane: str | None, roles: dict[str, str]) -> str | None:
+    """Lanes are named by role id or by the role's Chinese label."""
+    if not lane:
+        return None
+    lane = lane.strip()
+    if lane in roles:
+        return lane
+    return next((name for name, label in roles.items() if label == lane), None)
+
+
+def load_actor(session: Session, name: str) -> Actor:
+    user = session.get(User, name)
+    if user is None or not user.active:
+        raise UnknownUser(name)
+    roles = session.scalars(sa.select(UserRole.role_name).where(UserRole.user_name == name))
+    return Actor(user.name, user.display_name, user.department, frozenset(roles))
+
+
+def load_organisation(session: Session, path: Path) -> dict[str, int]:
+    """Create or update roles, departments and users from a TOML file; returns counts."""
+    with path.open("rb") as handle:
+        document = tomllib.load(handle)
+    return apply_organisation(session, document)
+
+
+def apply_organisation(session: Session, document: dict) -> dict[str, int]:
+    roles = {**ROLE_CATALOGUE, **document.get("roles", {})}
+    for name, label in roles.items():
+        session.merge(Role(name=name, label=label))
+    for department in document.get("departments", []):
+        session.merge(Department(code=department["code"], name=department["name"], kind=department.get("kind")))
+    session.flush()
+    users = document.get("users", [])
+    for entry in users:
+        _upsert_user(session, entry, roles)
+    return {"roles": len(roles), "departments": len(document.get("departments", [])), "users": len(users)}
+
+
+def _upsert_user(session: Session, entry: dict, roles: Iterable[str]) -> None:
+    unknown = set(entry.get("roles", [])) - set(roles)
+    if unknown:
+        raise ValueError(f"用户 {entry['name']} 的角色不存在：{', '.join(sorted(unknown))}")
+    user = session.get(User, entry["name"]) or User(name=entry["name"])
+    user.display_name = entry.get("display_name", entry["name"])
+    user.department = entry.get("department")
+    user.active = entry.get("active", True)
+    session.add(user)
+    session.flush()
+    session.execute(sa.delete(UserRole).where(UserRole.user_name == user.name))
+    session.add_all(UserRole(user_name=user.name, role_name=role) for role in entry.get("roles", []))

@@ -1,0 +1,62 @@
+"""Case state <-> JSON, without the spec.
+
+SpiffWorkflow embeds the whole spec in every serialised workflow; we store a reference to the deployment
+instead and hand the cached parsed spec back on load. `date` and `Decimal` data round-trip.
+Stored state carries FORMAT_VERSION; an upgrade of stored cases gets its own migration when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+FORMAT_VERSION = 1
+_SPIFF_FORMAT_KEY = "serializer_version"
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow: BpmnWorkflow) -> dict:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore(self, dct: dict, spec, subprocess_specs: dict) -> BpmnWorkflow:
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class CaseSerializer:
+    def __init__(self) -> None:
+        self.registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+        self.registry.register(
+            date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"])
+        )
+        self.registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+        self._workflow_converter = _SpeclessWorkflowConverter(BpmnWorkflow, self.registry)
+
+    def dumps(self, workflow: BpmnWorkflow) -> str:
+        dct = self.registry.convert(workflow)
+        dct[_SPIFF_FORMAT_KEY] = SPIFF_FORMAT
+        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False)
+
+    def loads(self, state: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
+        dct = json.loads(state)
+        version = dct.pop(_SPIFF_FORMAT_KEY, SPIFF_FORMAT)
+        if version in MIGRATIONS:
+            MIGRATIONS[version](dct)
+        return self._workflow_converter.restore(dct, spec, subprocess_specs)

@@ -1,0 +1,48 @@
+"""Running a workflow's engine steps, with the one thing SpiffWorkflow's loop cannot do: complete a
+failed task without running it (the `skip` command after an incident)."""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+
+class _Skip:
+    def __init__(self, bpmn_id: str | None) -> None:
+        self.bpmn_id = bpmn_id
+
+    def take(self, task) -> bool:
+        if self.bpmn_id is not None and task.task_spec.bpmn_id == self.bpmn_id:
+            self.bpmn_id = None
+            return True
+        return False
+
+
+def _run_ready(workflow, skip: _Skip) -> int:
+    count = 0
+    for task in workflow.get_tasks(state=TaskState.READY):
+        if task.task_spec.manual:
+            continue
+        if skip.take(task):
+            task.complete()
+        else:
+            task.run()
+        count += 1
+    return count
+
+
+def run_engine(workflow: BpmnWorkflow, skip_bpmn_id: str | None = None) -> None:
+    """Mirrors BpmnWorkflow.do_engine_steps (SpiffWorkflow 3.2): innermost subprocesses first."""
+    skip = _Skip(skip_bpmn_id)
+    while True:
+        active = workflow.get_active_subprocesses()
+        for subprocess in sorted(active, key=lambda sp: sp.depth, reverse=True):
+            while _run_ready(subprocess, skip) > 0:
+                pass
+            if subprocess.parent_task_id is not None:
+                parent = workflow.get_task_from_id(subprocess.parent_task_id)
+                parent.task_spec._update(parent)
+        progressed = _run_ready(workflow, skip) > 0
+        if not progressed and len(workflow.get_active_subprocesses()) <= len(active):
+            break
+    workflow.refresh_timers()

@@ -1,0 +1,215 @@
+"""Everything checked before a set of BPMN files may be deployed.
+
+One problem per line as `FILE:LINE: ELEMENT-ID: message`, never a traceback: hostile or malformed XML,
+BPMN XSD, unresolvable processes and call activities, expressions (compiled restricted), timers,
+roles of lanes and candidate groups, handlers of service tasks, and user-task forms.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.bpmn_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
+from engine.dialect import XinfangParser, XinfangUserTask
+from engine.expressions import check
+from engine.forms import form_problems
+from engine.organisation import role_for_lane
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    element_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.element_id or '-'}: {self.message}"
+
+
+@dataclass
+class BpmnFile:
+    name: str
+    text: str
+    tree: etree._ElementTree  # normalised: what the engine parses, not what is stored
+    lines: dict[str, int]
+    expressions: list[Expression]
+
+    def process_ids(self, executable_only: bool = False) -> list[str]:
+        processes = self.tree.getroot().iter(f"{{{BPMN_NS}}}process")
+        return [p.get("id") for p in processes if not executable_only or p.get("isExecutable") == "true"]
+
+
+_validator: BpmnValidator | None = None
+_validator_lock = threading.Lock()
+
+
+def _xsd() -> BpmnValidator:
+    global _validator
+    with _validator_lock:
+        if _validator is None:
+            _validator = BpmnValidator()  # the OMG schemas SpiffWorkflow ships; slow to build, so once
+        return _validator
+
+
+def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile], list[Problem]]:
+    parsed, problems = {}, []
+    for name, content in files.items():
+        try:
+            tree = load(content)
+            text = content.decode("utf-8") if isinstance(content, bytes) else content
+        except XmlRefused as refused:
+            problems.append(Problem(name, refused.line or 0, "", refused.message))
+            continue
+        except UnicodeDecodeError:
+            problems.append(Problem(name, 0, "", "文件不是 UTF-8 编码"))
+            continue
+        schema = _xsd()
+        schema.preprocess(tree)
+        if not schema.validator.validate(tree):
+            problems.extend(Problem(name, error.line, "", f"不符合 BPMN 2.0 规范：{error.message}")
+                            for error in schema.validator.error_log)
+            continue
+        expressions = normalise(tree)
+        parsed[name] = BpmnFile(name, text, tree, line_index(tree), expressions)
+    return parsed, problems
+
+
+def build_parser(files: Iterable[BpmnFile]) -> XinfangParser:
+    parser = XinfangParser()
+    for bpmn_file in files:
+        parser.add_bpmn_xml(bpmn_file.tree, bpmn_file.name)
+    return parser
+
+
+def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: set[str],
+             helpers: set[str]) -> tuple[dict[str, BpmnFile], list[Problem]]:
+    parsed, problems = read_files(files)
+    for bpmn_file in parsed.values():
+        problems += _expression_problems(bpmn_file, helpers)
+        problems += _routing_problems(bpmn_file, roles)
+        problems += _handler_problems(bpmn_file, handlers)
+    problems += _call_activity_problems(parsed)
+    if not problems:
+        problems += _spec_problems(parsed)
+    return parsed, sorted(set(problems))
+
+
+def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem]:
+    problems = []
+    for expression in bpmn_file.expressions:
+        if not expression.source.strip():
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", "表达式为空"))
+            continue
+        for error in check(expression.python, expression.mode, helpers):
+            line = (expression.line or 0) + max((error.line or 1) - 1, 0)
+            problems.append(Problem(bpmn_file.name, line, expression.element_id or "", error.message))
+        if expression.kind.startswith("time"):
+            message = _literal_timer_problem(expression)
+            if message:
+                problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", message))
+    return problems
+
+
+def _literal_timer_problem(expression: Expression) -> str | None:
+    """A timer written as an ISO literal can be checked now instead of failing when the case reaches it."""
+    try:
+        literal = ast.literal_eval(expression.python)
+    except (ValueError, SyntaxError):
+        return None  # an expression: checked at run time against the case data
+    if not isinstance(literal, str):
+        return f"定时器的值必须是 ISO 8601 文本：{expression.source}"
+    parse = {
+        "timeDate": TimerEventDefinition.get_datetime,
+        "timeDuration": TimerEventDefinition.parse_iso_duration,
+        "timeCycle": TimerEventDefinition.parse_iso_recurring_interval,
+    }[expression.kind]
+    try:
+        parse(literal)
+    except Exception:  # SpiffWorkflow raises bare Exception for a bad duration
+        return f"无效的 ISO 8601 定时器：{expression.source}"
+    return None
+
+
+def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Problem]:
+    problems = []
+    root = bpmn_file.tree.getroot()
+    lanes = {}
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
+        role = role_for_lane(lane.get("name"), roles)
+        if role is None:
+            problems.append(Problem(bpmn_file.name, lane.sourceline, lane.get("id") or "",
+                                    f"泳道“{lane.get('name') or ''}”没有对应的角色"))
+        for ref in lane.iterfind("bpmn:flowNodeRef", NSMAP):
+            lanes[(ref.text or "").strip()] = role
+    for task in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
+        task_id = task.get("id") or ""
+        groups = task.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+        if groups and "${" not in groups:
+            for group in filter(None, (g.strip() for g in groups.split(","))):
+                if group not in roles:
+                    problems.append(Problem(bpmn_file.name, task.sourceline, task_id, f"候选角色“{group}”不存在"))
+        routed = groups or task.get(f"{{{CAMUNDA_NS}}}candidateUsers") or task.get(f"{{{CAMUNDA_NS}}}assignee")
+        if not routed and not lanes.get(task_id):
+            problems.append(Problem(bpmn_file.name, task.sourceline, task_id,
+                                    "用户任务没有指定泳道、候选角色、候选人或办理人，无人能办理"))
+    return problems
+
+
+def _handler_problems(bpmn_file: BpmnFile, handlers: set[str]) -> list[Problem]:
+    problems = []
+    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}serviceTask"):
+        name = task.get(f"{{{CAMUNDA_NS}}}topic")
+        if not name:
+            problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "",
+                                    "服务任务需要指定处理函数（camunda:topic）"))
+        elif name not in handlers:
+            problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "", f"未注册的处理函数：{name}"))
+    return problems
+
+
+def _call_activity_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
+    known = {pid for bpmn_file in parsed.values() for pid in bpmn_file.process_ids()}
+    problems = []
+    for bpmn_file in parsed.values():
+        for call in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}callActivity"):
+            called = call.get("calledElement")
+            if not called or called not in known:
+                problems.append(Problem(bpmn_file.name, call.sourceline, call.get("id") or "",
+                                        f"调用的流程“{called or ''}”不存在（需要一起部署）"))
+    return problems
+
+
+def _spec_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
+    problems = []
+    try:
+        parser = build_parser(parsed.values())
+        for bpmn_file in parsed.values():
+            for process_id in bpmn_file.process_ids(executable_only=True):
+                parser.get_subprocess_specs(process_id)
+                for spec in [parser.get_spec(process_id), *parser.get_subprocess_specs(process_id).values()]:
+                    problems += _form_problems(parsed, spec)
+    except Exception as exc:  # SpiffWorkflow's ValidationException and whatever its parsers raise
+        file_name = getattr(exc, "file_name", "") or next(iter(parsed), "")
+        element_id = getattr(exc, "id", "") or ""
+        line = parsed[file_name].lines.get(element_id, 0) if file_name in parsed else 0
+        problems.append(Problem(file_name, line, element_id, f"流程无法解析：{exc}"))
+    return problems
+
+
+def _form_problems(parsed: dict[str, BpmnFile], spec) -> list[Problem]:
+    problems = []
+    file_name = getattr(spec, "file", None) or ""
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, XinfangUserTask):
+            line = parsed[file_name].lines.get(task_spec.bpmn_id, 0) if file_name in parsed else 0
+            problems += [Problem(file_name, line, task_spec.bpmn_id, message)
+                         for message in form_problems(task_spec.xinfang_form)]
+    return problems
