@@ -1,5 +1,6 @@
 """The workflow runtime: deployments, cases, work items, timers, audit log. Never imports Flask."""
 
+from engine import schema
 from engine.api import Engine
 from engine.clock import FakeClock, SystemClock
 from engine.deployments import ValidationFailed
@@ -9,5 +10,5 @@ from engine.organisation import Actor
 
 __all__ = [
     "Actor", "Conflict", "Engine", "EngineError", "FakeClock", "Forbidden", "FormErrors", "IncidentRaised",
-    "NotFound", "SystemClock", "ValidationFailed",
+    "NotFound", "SystemClock", "ValidationFailed", "schema",
 ]
