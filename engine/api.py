@@ -17,7 +17,7 @@ from engine.clock import Clock, SystemClock
 from engine.commands import CommandRunner
 from engine.db import Database
 from engine.deployments import DeployOutcome, SpecCache, ValidationFailed
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound, local_minutes
 from engine.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.jsonutil import jsonable
 from engine.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
@@ -119,6 +119,14 @@ class Engine:
     def find_task(self, case_id: int, bpmn_id: str) -> str:
         """The open task of a case for a BPMN element id (as the CLI addresses tasks)."""
         matches = [item for item in self.work_items(case_id) if item["bpmn_id"] == bpmn_id]
+        if not matches:
+            with self.db.read() as session:
+                done = session.scalars(
+                    sa.select(Event).where(Event.case_id == case_id, Event.bpmn_id == bpmn_id, Event.kind == "complete")
+                    .order_by(Event.id.desc())
+                ).first()
+            if done is not None:
+                raise Conflict(f"该任务已由 {done.actor} 于 {local_minutes(done.at)} 办理完毕")
         if len(matches) != 1:
             raise NotFound(f"案件 {case_id} 没有唯一的待办任务“{bpmn_id}”（找到 {len(matches)} 个）")
         return matches[0]["task_id"]

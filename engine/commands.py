@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from engine import audit, timers, workitems
 from engine.audit import TaskAddress
-from engine.calendar import SHANGHAI, CalendarMissingError, WorkingCalendar, expression_helpers
+from engine.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
 from engine.casestate import StuckCase, address, case_data, is_finished
 from engine.clock import Clock, clock_scope
 from engine.db import Database
 from engine.deployments import SpecCache
-from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound
+from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound, local_minutes
 from engine.forms import validate_submission
 from engine.handlers_registry import HandlerContext, HandlerRegistry
 from engine.jsonutil import data_delta, jsonable
@@ -184,7 +184,10 @@ class CommandRunner:
         with clock_scope(self.clock):
             try:
                 with self.db.write() as session:
-                    case = session.get(Case, case_id)
+                    # Lock the case row first (PostgreSQL; SQLite writes are serialised by BEGIN IMMEDIATE):
+                    # a concurrent command on the same case waits here, then sees the other's result,
+                    # instead of running on the same state and colliding on the work-item rows.
+                    case = session.get(Case, case_id, with_for_update=True)
                     if case is None:
                         raise NotFound(f"案件不存在：{case_id}")
                     scope = self._scope(session, case, self._workflow(session, case), actor)
@@ -262,9 +265,8 @@ class CommandRunner:
         updated = session.execute(
             sa.update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
         )
-        if updated.rowcount != 1:
+        if updated.rowcount != 1:  # the ORM synchronises `case` with the new values when this succeeds
             raise Conflict(self._conflict_message(session, outcome.task_id))
-        case.version += 1
         payload = {**outcome.payload, "delta": data_delta(before, after)}
         audit.append(session, kind=outcome.kind, actor=scope.actor.name, at=scope.now, payload=payload,
                      case_id=case.id, deployment_id=case.deployment_id, task=outcome.task, task_id=outcome.task_id)
@@ -291,8 +293,7 @@ class CommandRunner:
             ).first()
         if done is None:
             return "该任务不存在或已办结，请刷新后重试" if task_id else "案件已被他人更新，请刷新后重试"
-        when = done.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-        return f"该任务已由 {done.actor} 于 {when} 办理完毕"
+        return f"该任务已由 {done.actor} 于 {local_minutes(done.at)} 办理完毕"
 
     @staticmethod
     def _set_assignee(session: Session, item: WorkItem, expected: str | None, assignee: str | None) -> None:

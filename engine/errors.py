@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_minutes(instant: datetime) -> str:
+    """How messages show an instant: Beijing time to the minute."""
+    return instant.astimezone(_SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
 
 class EngineError(Exception):
     def __init__(self, message: str) -> None:

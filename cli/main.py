@@ -1,0 +1,260 @@
+"""The `xinfang` command line: set-up, deployment, cases and tasks, audit, benchmarks, serving."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from engine import Engine, EngineError, FormErrors, ValidationFailed, schema
+from engine.db import Database
+from engine.deployments import read_paths
+from engine.organisation import UnknownUser, load_organisation
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_ORGANISATION = ROOT / "config" / "demo-organisation.toml"
+
+
+def _engine(ctx: click.Context) -> Engine:
+    """One engine per invocation, on a database brought up to the current schema."""
+    if "engine" not in ctx.obj:
+        database = Database(ctx.obj["database_url"])
+        schema.upgrade(database)
+        ctx.obj["engine"] = Engine(database)
+    return ctx.obj["engine"]
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _json_option(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"--data 不是合法的 JSON：{exc}")
+    if not isinstance(value, dict):
+        _fail("--data 必须是 JSON 对象")
+    return value
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+class _Group(click.Group):
+    """Report engine errors as one clear line and exit 1, never with a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValidationFailed as failure:
+            for problem in failure.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(1)
+        except FormErrors as errors:
+            for field, message in errors.errors.items():
+                click.echo(f"{field}: {message}", err=True)
+            sys.exit(1)
+        except (EngineError, UnknownUser) as error:
+            _fail(error.message)
+
+
+@click.group(cls=_Group)
+@click.option("--database-url", envvar="XINFANG_DATABASE_URL", default=None,
+              help="SQLAlchemy URL; default sqlite:///instance/xinfang.db")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """信访举报流程系统 (xinfang)."""
+    ctx.ensure_object(dict)
+    ctx.obj["database_url"] = database_url
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or upgrade the schema (Alembic)."""
+    _engine(ctx)
+    click.echo("数据库已是最新结构")
+
+
+@main.group()
+def org() -> None:
+    """Organisation: roles, departments, users."""
+
+
+@org.command("load")
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--demo", is_flag=True, help="load the demo organisation")
+@click.pass_context
+def org_load(ctx: click.Context, path: Path | None, demo: bool) -> None:
+    """Create or update roles, departments and users from a TOML file."""
+    if (path is None) == (not demo):
+        _fail("请指定组织机构文件，或使用 --demo")
+    engine = _engine(ctx)
+    try:
+        with engine.db.write() as session:
+            counts = load_organisation(session, path or DEMO_ORGANISATION)
+    except (ValueError, KeyError) as exc:
+        _fail(f"组织机构文件有误：{exc}")
+    click.echo(f"已载入 {counts['roles']} 个角色、{counts['departments']} 个部门、{counts['users']} 个用户")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Check BPMN files; one problem per line as FILE:LINE: ELEMENT-ID: message."""
+    contents, problems = {}, []
+    for path in files:
+        try:
+            contents[str(path)] = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{path}:0: -: 无法读取文件：{exc.strerror}")
+    problems += [str(problem) for problem in _engine(ctx).validate(contents)]
+    for line in problems:
+        click.echo(line)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(contents)} 个文件校验通过", err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--by", default="admin", show_default=True, help="who deploys (recorded)")
+@click.pass_context
+def deploy(ctx: click.Context, paths: tuple[Path, ...], by: str) -> None:
+    """Validate and deploy BPMN files (folders: every *.bpmn in them)."""
+    for outcome in _engine(ctx).deploy(read_paths(list(paths)), by):
+        state = "新版本" if outcome.created else "未变化"
+        click.echo(f"{outcome.process_id} v{outcome.version}（{state}）")
+
+
+@main.group()
+def cases() -> None:
+    """Cases."""
+
+
+@cases.command("start")
+@click.argument("process_id")
+@click.option("--data", help="initial data as a JSON object")
+@click.option("--user", default="admin", show_default=True)
+@click.pass_context
+def cases_start(ctx: click.Context, process_id: str, data: str | None, user: str) -> None:
+    """Start a case on the newest deployment; prints the case id."""
+    engine = _engine(ctx)
+    click.echo(engine.start_case(process_id, _json_option(data), engine.actor(user)))
+
+
+@cases.command("show")
+@click.argument("case_id", type=int)
+@click.pass_context
+def cases_show(ctx: click.Context, case_id: int) -> None:
+    """Status, deployment, data, open work items, waiting timers, incidents and events as JSON."""
+    _print_json(_engine(ctx).case(case_id))
+
+
+@main.group()
+def tasks() -> None:
+    """Work on a case's open tasks."""
+
+
+@tasks.command("complete")
+@click.argument("case_id", type=int)
+@click.argument("bpmn_id")
+@click.option("--user", required=True)
+@click.option("--data", help="form data as a JSON object")
+@click.pass_context
+def tasks_complete(ctx: click.Context, case_id: int, bpmn_id: str, user: str, data: str | None) -> None:
+    engine = _engine(ctx)
+    engine.complete(engine.find_task(case_id, bpmn_id), engine.actor(user), _json_option(data))
+    click.echo("已办理")
+
+
+@tasks.command("claim")
+@click.argument("case_id", type=int)
+@click.argument("bpmn_id")
+@click.option("--user", required=True)
+@click.pass_context
+def tasks_claim(ctx: click.Context, case_id: int, bpmn_id: str, user: str) -> None:
+    engine = _engine(ctx)
+    engine.claim(engine.find_task(case_id, bpmn_id), engine.actor(user))
+    click.echo("已领取")
+
+
+@main.group()
+def incidents() -> None:
+    """Failed scripts and handlers: retry or skip."""
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=int)
+@click.option("--user", required=True)
+@click.pass_context
+def incidents_retry(ctx: click.Context, incident_id: int, user: str) -> None:
+    engine = _engine(ctx)
+    engine.retry(incident_id, engine.actor(user))
+    click.echo("已重试成功")
+
+
+@incidents.command("skip")
+@click.argument("incident_id", type=int)
+@click.option("--user", required=True)
+@click.pass_context
+def incidents_skip(ctx: click.Context, incident_id: int, user: str) -> None:
+    engine = _engine(ctx)
+    engine.skip(incident_id, engine.actor(user))
+    click.echo("已跳过出错的步骤")
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check the hash chain; exit 1 and name the first bad row if anything was edited, deleted or inserted."""
+    report = _engine(ctx).verify_audit()
+    click.echo(report.message, err=not report.ok)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--postgres-url", envvar="XINFANG_TEST_POSTGRES_URL",
+              default="postgresql+psycopg://postgres@127.0.0.1:5432/test", show_default=True,
+              help="server for the PostgreSQL half (a scratch database is created and dropped)")
+@click.option("--cases", "case_count", default=30, show_default=True, help="cases per backend")
+def bench(postgres_url: str, case_count: int) -> None:
+    """Benchmarks as JSON (see docs/performance.md)."""
+    from engine.bench import run_all
+
+    _print_json(run_all(postgres_url, case_count))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web UI (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    app = create_app(engine=_engine(ctx))
+    click.echo(f"信访举报流程系统已启动：http://{host}:{port}/")
+    click.echo(f"演示账号见 {DEMO_ORGANISATION.relative_to(ROOT)}（如 xf_wang、leader_li、admin）")
+    waitress_serve(app, host=host, port=port, threads=8)
