@@ -25,6 +25,7 @@ from engine.audit import TaskAddress
 from engine.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
 from engine.casestate import StuckCase, address, case_data, is_finished
 from engine.clock import Clock, clock_scope
+from engine.compaction import compact
 from engine.db import Database
 from engine.deployments import SpecCache
 from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound, local_minutes
@@ -50,7 +51,9 @@ class _Failure(Exception):
         self.process_id = task.workflow.spec.name if task is not None else None
         self.bpmn_id = task.task_spec.bpmn_id if task is not None else None
         self.task_name = (task.task_spec.bpmn_name or task.task_spec.bpmn_id) if task is not None else None
-        self.error_type = type(cause).__name__
+        # SpiffWorkflow's WorkflowTaskException keeps only the name of the exception it wraps.
+        wrapped = getattr(error, "error_type", None)
+        self.error_type = wrapped if wrapped and wrapped != "unknown" else type(cause).__name__
         self.message = getattr(error, "message", None) or str(error)
         self.line = getattr(error, "line_number", None) or None
         self.source_line = getattr(error, "error_line", None) or None
@@ -257,6 +260,7 @@ class CommandRunner:
         except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
             raise _Failure(error) from error
         after = case_data(workflow)
+        compact(workflow)
         values = {
             "state": self.serializer.dumps(workflow), "data": jsonable(after), "version": case.version + 1,
             "status": "completed" if finished else "running", "updated_at": scope.now,

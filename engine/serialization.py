@@ -13,6 +13,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -48,11 +49,14 @@ class CaseSerializer:
         )
         self.registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
         self._workflow_converter = _SpeclessWorkflowConverter(BpmnWorkflow, self.registry)
+        # SpiffWorkflow 3.2 leaves task data (stored as deltas) unconverted and relies on its JSON encoder
+        # for registered types; the registry's thread-unsafe "encoder mode" is not needed for that.
+        self._encoder = create_encoder(self.registry)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
         dct = self.registry.convert(workflow)
         dct[_SPIFF_FORMAT_KEY] = SPIFF_FORMAT
-        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False, cls=self._encoder)
 
     def loads(self, state: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
         dct = json.loads(state)

@@ -8,6 +8,7 @@ roles of lanes and candidate groups, handlers of service tasks, and user-task fo
 from __future__ import annotations
 
 import ast
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class BpmnFile:
         processes = self.tree.getroot().iter(f"{{{BPMN_NS}}}process")
         return [p.get("id") for p in processes if not executable_only or p.get("isExecutable") == "true"]
 
+
+_ISO_LIKE = re.compile(r"(R\d*/)?[P0-9][0-9A-Z:+\-.,/]*")
 
 _validator: BpmnValidator | None = None
 _validator_lock = threading.Lock()
@@ -123,6 +126,10 @@ def _literal_timer_problem(expression: Expression) -> str | None:
     try:
         literal = ast.literal_eval(expression.python)
     except (ValueError, SyntaxError):
+        if _ISO_LIKE.fullmatch(expression.source.strip()):
+            # Not translated into a timer literal, yet made only of ISO 8601 letters and digits ("P3X",
+            # "PT1H30", "R3/PT1H/X"): a mistyped literal, which would otherwise be a NameError at run time.
+            return f"无效的 ISO 8601 定时器：{expression.source}"
         return None  # an expression: checked at run time against the case data
     if not isinstance(literal, str):
         return f"定时器的值必须是 ISO 8601 文本：{expression.source}"
