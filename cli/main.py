@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from engine import Engine, EngineError, FormErrors, ValidationFailed, schema
+from engine.calendar import parse_schedule
 from engine.db import Database
 from engine.deployments import read_paths
 from engine.organisation import UnknownUser, load_organisation
@@ -244,17 +245,70 @@ def bench(postgres_url: str, case_count: int) -> None:
     _print_json(run_all(postgres_url, case_count))
 
 
+@main.group()
+def calendar() -> None:
+    """The working-day calendar: holidays and make-up working days."""
+
+
+@calendar.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), help="default: from the file name")
+@click.pass_context
+def calendar_import(ctx: click.Context, path: Path, fmt: str | None) -> None:
+    """Import a year's schedule (CSV: date,workday,note — or a JSON list)."""
+    try:
+        days = parse_schedule(path.read_text(encoding="utf-8-sig"), fmt or path.suffix.lstrip(".").lower())
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"已导入 {_engine(ctx).import_calendar(days)} 天的放假调休安排")
+
+
+@calendar.command("check")
+@click.pass_context
+def calendar_check(ctx: click.Context) -> None:
+    """Exit 1 with a warning when the coming year's schedule is missing (from 1 November on)."""
+    warning = _engine(ctx).calendar_warning()
+    if warning:
+        _fail(warning)
+    click.echo("节假日安排齐全")
+
+
+def _warn_calendar(engine: Engine) -> None:
+    warning = engine.calendar_warning()
+    if warning:
+        click.echo(f"警告：{warning}", err=True)
+
+
+@main.command()
+@click.option("--interval", default=1.0, show_default=True, help="seconds between ticks")
+@click.pass_context
+def scheduler(ctx: click.Context, interval: float) -> None:
+    """Fire due timers (any number of these processes may share one database)."""
+    engine = _engine(ctx)
+    _warn_calendar(engine)
+    timer_scheduler = engine.scheduler()
+    click.echo(f"定时器进程 {timer_scheduler.owner} 已启动，每 {interval} 秒检查一次")
+    timer_scheduler.start(interval, blocking=True)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@click.option("--scheduler/--no-scheduler", "run_scheduler", default=True, show_default=True,
+              help="fire timers in this process (turn off when dedicated `xinfang scheduler` processes run)")
+@click.option("--interval", default=1.0, show_default=True, help="seconds between timer ticks")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web UI (waitress)."""
+def serve(ctx: click.Context, host: str, port: int, run_scheduler: bool, interval: float) -> None:
+    """Serve the web UI (waitress), with the timer ticker in-process by default."""
     from waitress import serve as waitress_serve
 
     from web import create_app
 
-    app = create_app(engine=_engine(ctx))
+    engine = _engine(ctx)
+    _warn_calendar(engine)
+    if run_scheduler:
+        engine.scheduler().start(interval)
+    app = create_app(engine=engine)
     click.echo(f"信访举报流程系统已启动：http://{host}:{port}/")
     click.echo(f"演示账号见 {DEMO_ORGANISATION.relative_to(ROOT)}（如 xf_wang、leader_li、admin）")
     waitress_serve(app, host=host, port=port, threads=8)

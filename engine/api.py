@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import audit, deployments, workitems
-from engine.calendar import DayOverride, WorkingCalendar, expression_helpers
+from engine.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers
 from engine.clock import Clock, SystemClock
 from engine.commands import CommandRunner
 from engine.db import Database
@@ -22,6 +22,7 @@ from engine.handlers_registry import HandlerRegistry, load_handler_modules, regi
 from engine.jsonutil import jsonable
 from engine.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
 from engine.organisation import Actor, known_roles, load_actor
+from engine.scheduler import TimerScheduler
 from engine.validation import Problem, validate
 
 
@@ -102,6 +103,23 @@ class Engine:
 
     def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
         self.commands.reassign(task_id, actor, to)
+
+    def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> None:
+        self.commands.move_deadline(case_id, timer_bpmn_id, due, actor, reason)
+
+    def scheduler(self, owner: str | None = None, lease_seconds: float = 60.0, batch: int = 200) -> TimerScheduler:
+        return TimerScheduler(self.db, self.commands, owner, lease_seconds, batch)
+
+    def import_calendar(self, days: list[DayOverride]) -> int:
+        """Store holidays and make-up working days (replacing entries for the same dates)."""
+        with self.db.write() as session:
+            for day in days:
+                session.merge(CalendarDay(day=day.day, workday=day.workday, note=day.note))
+        self.forget_calendar()
+        return len(days)
+
+    def calendar_warning(self) -> str | None:
+        return self.calendar().missing_year_warning(self.clock.now().astimezone(SHANGHAI).date())
 
     def retry(self, incident_id: int, actor: Actor) -> None:
         self.commands.retry(incident_id, actor)

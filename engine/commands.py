@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine import audit, timers, workitems
 from engine.audit import TaskAddress
 from engine.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
-from engine.casestate import StuckCase, address, case_data, is_finished
+from engine.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.clock import Clock, clock_scope
 from engine.compaction import compact
 from engine.db import Database
@@ -32,13 +32,19 @@ from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound, local_m
 from engine.forms import validate_submission
 from engine.handlers_registry import HandlerContext, HandlerRegistry
 from engine.jsonutil import data_delta, jsonable
-from engine.models import Case, Deployment, Event, Incident, WorkItem
+from engine.models import Case, Deployment, Event, Incident, Timer, WorkItem
 from engine.organisation import Actor
 from engine.scripting import CaseScriptEngine
 from engine.serialization import FORMAT_VERSION, CaseSerializer
 from engine.stepping import run_engine
 
 REASSIGNERS = frozenset({"admin", "petition_head"})
+SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
+
+
+def incident_owner(incident_id: int) -> str:
+    """The lease owner of a timer parked until its incident is resolved."""
+    return f"incident:{incident_id}"
 
 
 class _Failure(Exception):
@@ -160,6 +166,56 @@ class CommandRunner:
             previous = item.assignee
             self._set_assignee(session, item, previous, to.name)
             self._log_item(session, item, actor, "reassign", {"previous": previous, "assignee": to.name})
+
+    def fire_timer(self, timer_id: int, owner: str, incident_id: int | None = None, skip: str | None = None) -> int:
+        """Fire one due timer leased by `owner`, in the case's own transaction: the timer row is deleted
+        (or, for a cycle, moved on) together with the new state, so a timer fires exactly once."""
+        with self.db.read() as session:
+            row = session.get(Timer, timer_id)
+            if row is None or row.lease_owner != owner:
+                raise Conflict("定时器已由其他进程处理")
+            case_id, task_id = row.case_id, row.task_id
+
+        def act(scope: _Scope) -> _Outcome:
+            leased = scope.session.scalars(
+                sa.select(Timer).where(Timer.id == timer_id, Timer.lease_owner == owner).with_for_update()
+            ).first()
+            if leased is None:  # our lease expired and another process took the timer over
+                raise Conflict("定时器已由其他进程处理")
+            task = scope.workflow.get_task_from_id(UUID(task_id))
+            if task is None or task.state != TaskState.WAITING:
+                raise Conflict("定时器对应的事件已不在等待状态")
+            where = address(task)
+            scope.workflow.refresh_timers()
+            if task.state == TaskState.WAITING and timers.due_time(task) == leased.due_at:
+                raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+            return _Outcome("timer_fired", {"timer": task.task_spec.bpmn_name or where.bpmn_id,
+                                            "due_at": leased.due_at.isoformat()}, where, task_id)
+
+        return self._execute(case_id, SCHEDULER, act, {"command": "fire_timer", "timer_id": timer_id},
+                             incident_id=incident_id, skip=skip)
+
+    def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> int:
+        """Move a waiting timer (e.g. after an approved extension), and the due date of the task it is
+        attached to; audited with the reason."""
+        if due.tzinfo is None:
+            raise ValueError("新的期限必须带时区")
+
+        def act(scope: _Scope) -> _Outcome:
+            waiting = [t for t in waiting_timers(scope.workflow) if t.task_spec.bpmn_id == timer_bpmn_id]
+            if not waiting:
+                raise NotFound(f"案件 {case_id} 没有等待中的定时器“{timer_bpmn_id}”")
+            task = waiting[0]
+            previous = timers.due_time(task)
+            timers.set_due_time(task, due)
+            attached = [str(t.id) for t in task.parent.children if t.task_spec.manual] if task.parent else []
+            if attached:
+                scope.session.execute(sa.update(WorkItem).where(WorkItem.task_id.in_(attached)).values(due_at=due))
+            payload = {"timer": timer_bpmn_id, "from": previous.isoformat() if previous else None,
+                       "to": due.isoformat(), "reason": reason}
+            return _Outcome("deadline_moved", payload, address(task), str(task.id))
+
+        return self._execute(case_id, actor, act, {"command": "move_deadline"})
 
     def retry(self, incident_id: int, actor: Actor) -> int:
         return self._resolve(incident_id, actor, skip=False)
@@ -351,6 +407,8 @@ class CommandRunner:
         skip_id = bpmn_id if skip else None
         if command["command"] == "complete":
             return self.complete(command["task_id"], actor, command["data"], incident_id=incident_id, skip=skip_id)
+        if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
+            return self.fire_timer(command["timer_id"], incident_owner(incident_id), incident_id, skip_id)
         return self.run(case_id, actor, incident_id=incident_id, skip=skip_id)
 
     def _close_incident(self, scope: _Scope, incident_id: int, resolution: str) -> None:

@@ -28,6 +28,15 @@ def due_time(task: Task) -> datetime | None:
     return instant if instant.tzinfo else None
 
 
+def set_due_time(task: Task, due: datetime) -> None:
+    """Rewriting the stored due instant moves a waiting timer; it survives serialisation (ENGINE-NOTES)."""
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value["next"] = due.isoformat()
+    else:
+        task.internal_data["event_value"] = due.isoformat()
+
+
 def _kind(task: Task) -> str:
     definition = timer_definition(task)
     if isinstance(definition, CycleTimerEventDefinition):
