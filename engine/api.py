@@ -40,13 +40,20 @@ class Engine:
         self.specs = SpecCache()
         self._calendar: tuple[float, WorkingCalendar] | None = None
         self._calendar_lock = threading.Lock()
+        self._roles: tuple[float, dict[str, str]] | None = None
+        self._roles_lock = threading.Lock()
         self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles)
 
     # ---- organisation and calendar -------------------------------------------------------------
 
-    def roles(self) -> dict[str, str]:
-        with self.db.read() as session:
-            return known_roles(session)
+    def roles(self, max_age: float = 60.0) -> dict[str, str]:
+        """Known roles (catalogue + organisation table), re-read at most once a minute: every command
+        needs them to route work items."""
+        with self._roles_lock:
+            if self._roles is None or time.monotonic() - self._roles[0] > max_age:
+                with self.db.read() as session:
+                    self._roles = (time.monotonic(), known_roles(session))
+            return self._roles[1]
 
     def actor(self, user_name: str) -> Actor:
         with self.db.read() as session:

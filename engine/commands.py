@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine import audit, timers, workitems
 from engine.audit import TaskAddress
@@ -171,10 +171,11 @@ class CommandRunner:
         """Fire one due timer leased by `owner`, in the case's own transaction: the timer row is deleted
         (or, for a cycle, moved on) together with the new state, so a timer fires exactly once."""
         with self.db.read() as session:
-            row = session.get(Timer, timer_id)
-            if row is None or row.lease_owner != owner:
-                raise Conflict("定时器已由其他进程处理")
-            case_id, task_id = row.case_id, row.task_id
+            row = session.execute(sa.select(Timer.case_id, Timer.task_id).where(
+                Timer.id == timer_id, Timer.lease_owner == owner)).first()
+        if row is None:
+            raise Conflict("定时器已由其他进程处理")
+        case_id, task_id = row
 
         def act(scope: _Scope) -> _Outcome:
             leased = scope.session.scalars(
@@ -246,7 +247,7 @@ class CommandRunner:
                     # Lock the case row first (PostgreSQL; SQLite writes are serialised by BEGIN IMMEDIATE):
                     # a concurrent command on the same case waits here, then sees the other's result,
                     # instead of running on the same state and colliding on the work-item rows.
-                    case = session.get(Case, case_id, with_for_update=True)
+                    case = self._load_case(session, case_id)
                     if case is None:
                         raise NotFound(f"案件不存在：{case_id}")
                     scope = self._scope(session, case, self._workflow(session, case), actor)
@@ -290,12 +291,18 @@ class CommandRunner:
         session.flush()
         return case, workflow
 
+    def _load_case(self, session: Session, case_id: int) -> Case | None:
+        """The case row, locked; its (large) state only when no workflow for it is kept in memory."""
+        with self._live_lock:
+            kept = case_id in self._live
+        return session.get(Case, case_id, with_for_update=True, options=() if kept else (undefer(Case.state),))
+
     def _workflow(self, session: Session, case: Case) -> BpmnWorkflow:
         with self._live_lock:
             kept = self._live.pop(case.id, None)
         if kept is not None and kept[0] == case.version:
             return kept[1]
-        loaded = self.specs.get(session.get(Deployment, case.deployment_id))
+        loaded = self.specs.for_id(session, case.deployment_id)
         return self.serializer.loads(case.state, loaded.spec, loaded.subprocess_specs)
 
     def _keep(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:

@@ -133,6 +133,14 @@ class SpecCache:
                 self._entries.popitem(last=False)
         return loaded
 
+    def for_id(self, session: Session, deployment_id: int) -> LoadedSpec:
+        """Like `get`, but reads the deployment row (with all its XML) only when the spec isn't cached."""
+        with self._lock:
+            if deployment_id in self._entries:
+                self._entries.move_to_end(deployment_id)
+                return self._entries[deployment_id]
+        return self.get(session.get(Deployment, deployment_id))
+
     @staticmethod
     def _parse(deployment: Deployment) -> LoadedSpec:
         parsed, problems = read_files(deployment.files)

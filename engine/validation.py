@@ -99,6 +99,7 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _expression_problems(bpmn_file, helpers)
         problems += _routing_problems(bpmn_file, roles)
         problems += _handler_problems(bpmn_file, handlers)
+        problems += _reserved_id_problems(bpmn_file)
     problems += _call_activity_problems(parsed)
     if not problems:
         problems += _spec_problems(parsed)
@@ -179,6 +180,19 @@ def _handler_problems(bpmn_file: BpmnFile, handlers: set[str]) -> list[Problem]:
                                     "服务任务需要指定处理函数（camunda:topic）"))
         elif name not in handlers:
             problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "", f"未注册的处理函数：{name}"))
+    return problems
+
+
+def _reserved_id_problems(bpmn_file: BpmnFile) -> list[Problem]:
+    """SpiffWorkflow names each process's own start task "Start" (and its end join "<process>.EndJoin"): an
+    element with such an id replaces it, and the case cannot even start."""
+    problems = []
+    for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+        reserved = {"Start", f"{process.get('id')}.EndJoin"}
+        for node in process.iter():
+            if isinstance(node.tag, str) and node.get("id") in reserved:
+                problems.append(Problem(bpmn_file.name, node.sourceline, node.get("id"),
+                                        f"元素 id“{node.get('id')}”被流程引擎保留，请改名（如 StartEvent_1）"))
     return problems
 
 
