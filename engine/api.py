@@ -77,11 +77,11 @@ class Engine:
 
     def validate(self, files: Mapping[str, bytes | str]) -> list[Problem]:
         helpers = set(expression_helpers(WorkingCalendar(), self.clock.now))
-        return validate(files, self.roles(), self.handlers.names(), helpers)[1]
+        return validate(files, self.roles(max_age=0), self.handlers.names(), helpers)[1]
 
     def deploy(self, files: Mapping[str, bytes | str], by: str) -> list[DeployOutcome]:
         helpers = set(expression_helpers(WorkingCalendar(), self.clock.now))
-        parsed, problems = validate(files, self.roles(), self.handlers.names(), helpers)
+        parsed, problems = validate(files, self.roles(max_age=0), self.handlers.names(), helpers)
         if problems:
             raise ValidationFailed(problems)
         with self.db.write() as session:
