@@ -238,11 +238,12 @@ def audit_verify(ctx: click.Context) -> None:
               default="postgresql+psycopg://postgres@127.0.0.1:5432/test", show_default=True,
               help="server for the PostgreSQL half (a scratch database is created and dropped)")
 @click.option("--cases", "case_count", default=30, show_default=True, help="cases per backend")
-def bench(postgres_url: str, case_count: int) -> None:
+@click.option("--timers", "timer_count", default=10_000, show_default=True, help="timers falling due at once")
+def bench(postgres_url: str, case_count: int, timer_count: int) -> None:
     """Benchmarks as JSON (see docs/performance.md)."""
     from engine.bench import run_all
 
-    _print_json(run_all(postgres_url, case_count))
+    _print_json(run_all(postgres_url, case_count, timer_count))
 
 
 @main.group()

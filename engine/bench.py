@@ -177,27 +177,59 @@ def _backend(url: str, cases: int) -> dict:
         database.dispose()
 
 
-def run_all(postgres_url: str, cases: int = 30) -> dict:
+class ScratchDatabases:
+    """Fresh databases for one benchmark run: SQLite files in a temporary folder, PostgreSQL databases
+    created on the server and dropped at the end."""
+
+    def __init__(self, postgres_url: str) -> None:
+        self.folder = tempfile.TemporaryDirectory()
+        self.admin = sa.create_engine(normalise_url(postgres_url), isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def sqlite(self) -> str:
+        return f"sqlite:///{Path(self.folder.name) / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+
+    def postgresql(self) -> str:
+        name = f"xinfang_bench_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def postgres_reachable(self) -> str | None:
+        try:
+            with self.admin.connect() as connection:
+                connection.execute(sa.text("select 1"))
+        except sa.exc.OperationalError as exc:
+            return f"PostgreSQL unreachable: {exc.orig}"
+        return None
+
+    def close(self) -> None:
+        for name in self.created:
+            with self.admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+        self.folder.cleanup()
+
+
+def run_all(postgres_url: str, cases: int = 30, timers: int = 10_000) -> dict:
+    from engine.bench_timers import run_timer_benchmarks
+
     report: dict = {"bare_spiffworkflow_linear_10": bare_spiff_linear(10, cases),
                     "bare_spiffworkflow_completion_cost_by_case_size": bare_spiff_loop()}
-    with tempfile.TemporaryDirectory() as folder:
-        report["sqlite"] = _backend(f"sqlite:///{Path(folder) / 'bench.db'}", cases)
-    admin_url = normalise_url(postgres_url)
-    name = f"xinfang_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    scratch = ScratchDatabases(postgres_url)
     try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            report["postgresql"] = _backend(url, cases)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except sa.exc.OperationalError as exc:
-        report["postgresql"] = {"error": f"PostgreSQL unreachable: {exc.orig}"}
+        backends = {"sqlite": scratch.sqlite}
+        unreachable = scratch.postgres_reachable()
+        if unreachable:
+            report["postgresql"] = {"error": unreachable}
+        else:
+            backends["postgresql"] = scratch.postgresql
+        for name, fresh_url in backends.items():
+            report[name] = _backend(fresh_url(), cases)
+        report["timers"] = run_timer_benchmarks(backends, timers)
     finally:
-        admin.dispose()
+        scratch.close()
     bare = report["bare_spiffworkflow_linear_10"]["p50_ms"]
     for backend in ("sqlite", "postgresql"):
         linear = report[backend].get("linear_10_user_tasks")

@@ -13,12 +13,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from engine import schema
 from engine.api import Engine
 from engine.bench import _HEAD, _summary
+from engine.db import Database
 from engine.models import Case, Event, Timer
 from engine.organisation import Actor
 
@@ -98,24 +101,53 @@ def clone_waiting_cases(engine: Engine, count: int) -> datetime:
 
 
 def drain_worker(url: str, now_iso: str) -> None:
-    """One scheduler process of the drain benchmark (run through `python -c`)."""
+    """One scheduler process of the drain benchmark (run through `python -c`): set up, say ready, wait for
+    the go line so interpreter start-up is not measured, drain, report how many it fired."""
     from engine.clock import FakeClock
 
     engine = Engine(url, FakeClock(now_iso))
-    print(engine.scheduler().drain())
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(engine.scheduler().drain(), flush=True)
 
 
 def drain(engine: Engine, url: str, timers: int, processes: int) -> dict:
     """Timers all due at once, drained by `processes` scheduler processes; timers fired per second."""
     now = clone_waiting_cases(engine, timers) + timedelta(minutes=1)  # the workers' clock: all are due
     code = f"from engine.bench_timers import drain_worker; drain_worker({url!r}, {now.isoformat()!r})"
+    workers = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for _ in range(processes)]
+    for worker in workers:
+        worker.stdout.readline()
     started = time.perf_counter()
-    workers = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-               for _ in range(processes)]
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     fired = sum(int(worker.communicate()[0].strip() or 0) for worker in workers)
     elapsed = time.perf_counter() - started
     return {"timers": timers, "processes": processes, "fired": fired, "seconds": round(elapsed, 2),
             "timers_per_s": round(fired / elapsed, 1), "left": _waiting(engine)}
+
+
+def run_timer_benchmarks(backends: dict[str, Callable[[], str]], timers: int) -> dict:
+    """Every timer figure, per backend; `backends` maps a name to a factory of fresh database URLs."""
+    report: dict = {}
+    for name, fresh_url in backends.items():
+        section: dict = {}
+        url = fresh_url()
+        section["latency_1s_tick"] = latency(_engine(url))
+        for processes in ([1, 4] if name == "postgresql" else [1]):
+            url = fresh_url()
+            section[f"drain_{processes}_process"] = drain(_engine(url), url, timers, processes)
+        section["idle_tick_100k_future_timers"] = idle_tick(_engine(fresh_url()))
+        report[name] = section
+    return report
+
+
+def _engine(url: str) -> Engine:
+    database = Database(url)
+    schema.upgrade(database)
+    return Engine(database)
 
 
 def idle_tick(engine: Engine, future_timers: int = 100_000, ticks: int = 50) -> dict:

@@ -61,6 +61,11 @@ class _Failure(Exception):
         wrapped = getattr(error, "error_type", None)
         self.error_type = wrapped if wrapped and wrapped != "unknown" else type(cause).__name__
         self.message = getattr(error, "message", None) or str(error)
+        # SpiffWorkflow's wrapper says only "Error evaluating expression ..."; the reason is the one it wraps.
+        missing = next((e for e in (cause, error.__cause__, error.__context__) if isinstance(e, CalendarMissingError)),
+                       None)
+        if missing is not None:
+            self.message = str(missing)
         self.line = getattr(error, "line_number", None) or None
         self.source_line = getattr(error, "error_line", None) or None
 
@@ -149,10 +154,11 @@ class CommandRunner:
             item = self._work_item(session, task_id)
             if item.assignee != actor.name and not actor.roles & REASSIGNERS:
                 raise Forbidden("只有领取人或信访室主任可以退回该任务")
-            if item.assignee is None:
+            previous = item.assignee
+            if previous is None:
                 return
-            self._set_assignee(session, item, item.assignee, None)
-            self._log_item(session, item, actor, "unclaim", {"previous": item.assignee})
+            self._set_assignee(session, item, previous, None)  # also sets item.assignee to None
+            self._log_item(session, item, actor, "unclaim", {"previous": previous})
 
     def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
@@ -167,15 +173,18 @@ class CommandRunner:
             self._set_assignee(session, item, previous, to.name)
             self._log_item(session, item, actor, "reassign", {"previous": previous, "assignee": to.name})
 
-    def fire_timer(self, timer_id: int, owner: str, incident_id: int | None = None, skip: str | None = None) -> int:
+    def fire_timer(self, timer_id: int, owner: str, incident_id: int | None = None, skip: str | None = None,
+                   leased: tuple[int, str] | None = None, actor: Actor = SCHEDULER) -> int:
         """Fire one due timer leased by `owner`, in the case's own transaction: the timer row is deleted
-        (or, for a cycle, moved on) together with the new state, so a timer fires exactly once."""
-        with self.db.read() as session:
-            row = session.execute(sa.select(Timer.case_id, Timer.task_id).where(
-                Timer.id == timer_id, Timer.lease_owner == owner)).first()
-        if row is None:
+        (or, for a cycle, moved on) together with the new state, so a timer fires exactly once.
+        `leased` = (case id, task id) as the claim returned them, saving a lookup."""
+        if leased is None:
+            with self.db.read() as session:
+                leased = session.execute(sa.select(Timer.case_id, Timer.task_id).where(
+                    Timer.id == timer_id, Timer.lease_owner == owner)).first()
+        if leased is None:
             raise Conflict("定时器已由其他进程处理")
-        case_id, task_id = row
+        case_id, task_id = leased
 
         def act(scope: _Scope) -> _Outcome:
             leased = scope.session.scalars(
@@ -187,13 +196,15 @@ class CommandRunner:
             if task is None or task.state != TaskState.WAITING:
                 raise Conflict("定时器对应的事件已不在等待状态")
             where = address(task)
-            scope.workflow.refresh_timers()
+            timers.fire(task)  # this timer only: every other one fires in its own command
             if task.state == TaskState.WAITING and timers.due_time(task) == leased.due_at:
                 raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+            # A cycle's row lives on for its next repetition: free, not held by this lease or past failures.
+            leased.lease_owner, leased.lease_until, leased.attempts, leased.last_error = None, None, 0, None
             return _Outcome("timer_fired", {"timer": task.task_spec.bpmn_name or where.bpmn_id,
                                             "due_at": leased.due_at.isoformat()}, where, task_id)
 
-        return self._execute(case_id, SCHEDULER, act, {"command": "fire_timer", "timer_id": timer_id},
+        return self._execute(case_id, actor, act, {"command": "fire_timer", "timer_id": timer_id},
                              incident_id=incident_id, skip=skip)
 
     def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> int:
@@ -252,7 +263,11 @@ class CommandRunner:
                         raise NotFound(f"案件不存在：{case_id}")
                     scope = self._scope(session, case, self._workflow(session, case), actor)
                     before = case_data(scope.workflow)
-                    outcome = act(scope)
+                    try:
+                        outcome = act(scope)
+                    except (SpiffWorkflowException, CalendarMissingError) as error:
+                        # e.g. the timer after a completed task is evaluated as the task completes
+                        raise _Failure(error) from error
                     self._finish(scope, before, outcome, run=True, skip=skip)
                     if incident_id is not None:
                         self._close_incident(scope, incident_id, "skip" if skip else "retry")
@@ -415,7 +430,8 @@ class CommandRunner:
         if command["command"] == "complete":
             return self.complete(command["task_id"], actor, command["data"], incident_id=incident_id, skip=skip_id)
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
-            return self.fire_timer(command["timer_id"], incident_owner(incident_id), incident_id, skip_id)
+            return self.fire_timer(command["timer_id"], incident_owner(incident_id), incident_id, skip_id,
+                                   actor=actor)  # the person resolving the incident, not the scheduler
         return self.run(case_id, actor, incident_id=incident_id, skip=skip_id)
 
     def _close_incident(self, scope: _Scope, incident_id: int, resolution: str) -> None:

@@ -47,8 +47,8 @@ class TimerScheduler:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch = batch
 
-    def claim(self, now: datetime) -> list[int]:
-        """Lease up to `batch` due timers for this process, atomically."""
+    def claim(self, now: datetime) -> list[tuple[int, int, str]]:
+        """Lease up to `batch` due timers for this process, atomically: (timer id, case id, task id)."""
         due = sa.select(Timer.id).where(
             Timer.due_at < now, sa.or_(Timer.lease_until.is_(None), Timer.lease_until < now)
         ).order_by(Timer.due_at).limit(self.batch)
@@ -60,19 +60,19 @@ class TimerScheduler:
         statement = (
             sa.update(Timer).where(Timer.id.in_(due.scalar_subquery()))
             .values(lease_owner=self.owner, lease_until=now + self.lease)
-            .returning(Timer.id)
+            .returning(Timer.id, Timer.case_id, Timer.task_id)
             .execution_options(synchronize_session=False)
         )
         with self.db.write() as session:
-            return sorted(session.scalars(statement))
+            return sorted(tuple(row) for row in session.execute(statement))
 
     def tick(self) -> TickResult:
         result = TickResult()
         now = self.commands.clock.now()
-        for timer_id in self.claim(now):
+        for timer_id, case_id, task_id in self.claim(now):
             result.claimed += 1
             try:
-                self.commands.fire_timer(timer_id, self.owner)
+                self.commands.fire_timer(timer_id, self.owner, leased=(case_id, task_id))
                 result.fired += 1
             except IncidentRaised as incident:
                 self._release(timer_id, park_as=incident_owner(incident.incident_id))

@@ -5,10 +5,15 @@ Written in the same transaction as the case state; the scheduler (a ticker) leas
 
 from __future__ import annotations
 
+import contextvars
 from datetime import datetime
 
 import sqlalchemy as sa
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimeDateEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+)
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
@@ -21,7 +26,8 @@ def due_time(task: Task) -> datetime | None:
     """SpiffWorkflow keeps a waiting timer's due instant in internal data (a dict for cycles)."""
     value = task.internal_data.get("event_value")
     if isinstance(value, dict):
-        value = value.get("next")
+        # A cycle keeps its last `next` once all repetitions have fired: nothing is due any more.
+        value = value.get("next") if value.get("cycles") != 0 else None
     if not value:
         return None
     instant = datetime.fromisoformat(value)
@@ -37,6 +43,46 @@ def set_due_time(task: Task, due: datetime) -> None:
         task.internal_data["event_value"] = due.isoformat()
 
 
+# SpiffWorkflow re-checks every waiting timer whenever any task of the workflow completes, so a due timer
+# would fire inside whatever command happens to run on its case first: unrecorded, and with its row deleted
+# (or, when nothing picks it up, READY and never run). A timer that is already waiting fires only in its
+# own fire_timer command, through `fire`. Reaching a timer whose time has passed still fires it at once.
+_firing: contextvars.ContextVar[str | None] = contextvars.ContextVar("xinfang_firing_timer", default=None)
+
+
+def fire(task: Task) -> None:
+    """Let this waiting timer fire if it is due; no other timer of the case fires with it."""
+    token = _firing.set(str(task.id))
+    try:
+        task.task_spec._update(task)
+    finally:
+        _firing.reset(token)
+
+
+def _held(task: Task) -> bool:
+    value = task.internal_data.get("event_value")
+    if value is None or _firing.get() == str(task.id):
+        return False
+    return not (isinstance(value, dict) and value.get("cycles") == 0)  # an exhausted cycle may complete
+
+
+def install_gate() -> None:
+    """Patch SpiffWorkflow's timer definitions once (engine.clock installs it with the clock hooks)."""
+    for definition, method in ((TimeDateEventDefinition, "has_fired"), (DurationTimerEventDefinition, "has_fired"),
+                               (CycleTimerEventDefinition, "cycle_complete")):
+        original = getattr(definition, method)
+        if getattr(original, "xinfang_gate", False):
+            continue
+
+        def gated(self, my_task, _original=original, _method=method):
+            if _held(my_task):
+                return _method == "has_fired" and my_task.internal_data.get("event_fired", False)
+            return _original(self, my_task)
+
+        gated.xinfang_gate = True
+        setattr(definition, method, gated)
+
+
 def _kind(task: Task) -> str:
     definition = timer_definition(task)
     if isinstance(definition, CycleTimerEventDefinition):
@@ -45,15 +91,13 @@ def _kind(task: Task) -> str:
 
 
 def sync(session: Session, case_id: int, workflow: BpmnWorkflow) -> None:
-    waiting = {str(task.id): task for task in waiting_timers(workflow)}
+    waiting = {str(task.id): task for task in waiting_timers(workflow) if due_time(task) is not None}
     rows = {row.task_id: row for row in session.scalars(sa.select(Timer).where(Timer.case_id == case_id))}
     gone = rows.keys() - waiting.keys()
     if gone:
         session.execute(sa.delete(Timer).where(Timer.task_id.in_(gone)))
     for task_id, task in waiting.items():
         due = due_time(task)
-        if due is None:
-            continue
         row = rows.get(task_id)
         if row is None:
             where = address(task)
