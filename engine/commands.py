@@ -47,6 +47,28 @@ def incident_owner(incident_id: int) -> str:
     return f"incident:{incident_id}"
 
 
+@dataclass(frozen=True)
+class _Resolution:
+    """A command re-run to resolve an incident."""
+
+    incident_id: int
+    skip: tuple[str, ...]  # BPMN ids completed without running, in the order they are reached
+    resolver: Actor
+    kind: str  # retry | skip
+
+
+def _actor_record(actor: Actor) -> dict:
+    return {"name": actor.name, "display_name": actor.display_name, "department": actor.department,
+            "roles": sorted(actor.roles)}
+
+
+def _actor_from_record(record: dict | str) -> Actor:
+    if isinstance(record, str):
+        return Actor(record)
+    return Actor(record["name"], record.get("display_name", ""), record.get("department"),
+                 frozenset(record.get("roles", ())))
+
+
 class _Failure(Exception):
     """A failure inside the engine run, turned into an incident once the transaction is rolled back."""
 
@@ -116,10 +138,9 @@ class CommandRunner:
                     case, workflow = self._new_case(session, process_id, data, actor)
                     self._finish(self._scope(session, case, workflow, actor), {},
                                  _Outcome("start", {"data": data}), run=False)
-                self._raise_incident(case.id, actor, failure, {"command": "run"})
+                self._raise_incident(case.id, actor, failure, {"command": "run", "actor": _actor_record(actor)})
 
-    def complete(self, task_id: str, actor: Actor, data: dict[str, Any], incident_id: int | None = None,
-                 skip: str | None = None) -> int:
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any], resolution: _Resolution | None = None) -> int:
         def act(scope: _Scope, item: WorkItem) -> _Outcome:
             task = self._task(scope.workflow, task_id)
             cleaned = validate_submission(task.task_spec.xinfang_form, data)
@@ -128,14 +149,13 @@ class CommandRunner:
             task.run()
             return _Outcome("complete", {"data": cleaned, "task": item.name}, where, task_id)
 
-        return self._on_work_item(task_id, actor, act, {"command": "complete", "task_id": task_id,
-                                                        "data": data, "actor": actor.name},
-                                  incident_id=incident_id, skip=skip)
+        return self._on_work_item(task_id, actor, act, {"command": "complete", "task_id": task_id, "data": data,
+                                                        "actor": _actor_record(actor)}, resolution)
 
-    def run(self, case_id: int, actor: Actor, incident_id: int | None = None, skip: str | None = None) -> int:
+    def run(self, case_id: int, actor: Actor, resolution: _Resolution | None = None) -> int:
         """Advance the engine without external input: what retry/skip use after a failed start."""
-        return self._execute(case_id, actor, lambda scope: _Outcome("run", {}), {"command": "run"},
-                             incident_id=incident_id, skip=skip)
+        return self._execute(case_id, actor, lambda scope: _Outcome("run", {}),
+                             {"command": "run", "actor": _actor_record(actor)}, resolution)
 
     def claim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
@@ -173,8 +193,8 @@ class CommandRunner:
             self._set_assignee(session, item, previous, to.name)
             self._log_item(session, item, actor, "reassign", {"previous": previous, "assignee": to.name})
 
-    def fire_timer(self, timer_id: int, owner: str, incident_id: int | None = None, skip: str | None = None,
-                   leased: tuple[int, str] | None = None, actor: Actor = SCHEDULER) -> int:
+    def fire_timer(self, timer_id: int, owner: str, resolution: _Resolution | None = None,
+                   leased: tuple[int, str] | None = None) -> int:
         """Fire one due timer leased by `owner`, in the case's own transaction: the timer row is deleted
         (or, for a cycle, moved on) together with the new state, so a timer fires exactly once.
         `leased` = (case id, task id) as the claim returned them, saving a lookup."""
@@ -204,8 +224,8 @@ class CommandRunner:
             return _Outcome("timer_fired", {"timer": task.task_spec.bpmn_name or where.bpmn_id,
                                             "due_at": leased.due_at.isoformat()}, where, task_id)
 
-        return self._execute(case_id, actor, act, {"command": "fire_timer", "timer_id": timer_id},
-                             incident_id=incident_id, skip=skip)
+        return self._execute(case_id, SCHEDULER, act, {"command": "fire_timer", "timer_id": timer_id,
+                                                       "actor": _actor_record(SCHEDULER)}, resolution)
 
     def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> int:
         """Move a waiting timer (e.g. after an approved extension), and the due date of the task it is
@@ -237,7 +257,7 @@ class CommandRunner:
 
     # ---- scaffolding --------------------------------------------------------------------------
 
-    def _on_work_item(self, task_id: str, actor: Actor, act, command: dict, incident_id=None, skip=None) -> int:
+    def _on_work_item(self, task_id: str, actor: Actor, act, command: dict, resolution: _Resolution | None) -> int:
         with self.db.read() as session:
             case_id = self._work_item(session, task_id).case_id
 
@@ -248,10 +268,11 @@ class CommandRunner:
                 raise Forbidden(f"不能办理该任务：{who}")
             return act(scope, item)
 
-        return self._execute(case_id, actor, guarded, command, incident_id=incident_id, skip=skip)
+        return self._execute(case_id, actor, guarded, command, resolution)
 
     def _execute(self, case_id: int, actor: Actor, act: Callable[[_Scope], _Outcome], command: dict,
-                 incident_id: int | None = None, skip: str | None = None) -> int:
+                 resolution: _Resolution | None = None) -> int:
+        skip = resolution.skip if resolution else ()
         with clock_scope(self.clock):
             try:
                 with self.db.write() as session:
@@ -269,12 +290,13 @@ class CommandRunner:
                         # e.g. the timer after a completed task is evaluated as the task completes
                         raise _Failure(error) from error
                     self._finish(scope, before, outcome, run=True, skip=skip)
-                    if incident_id is not None:
-                        self._close_incident(scope, incident_id, "skip" if skip else "retry")
+                    if resolution is not None:
+                        self._close_incident(scope, resolution)
                 self._keep(case.id, case.version, scope.workflow)
                 return case_id
             except _Failure as failure:
-                self._raise_incident(case_id, actor, failure, command, incident_id)
+                self._raise_incident(case_id, resolution.resolver if resolution else actor, failure,
+                                     {**command, "skip": list(skip)}, resolution.incident_id if resolution else None)
 
     def _scope(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: Actor) -> _Scope:
         now = self.clock.now()
@@ -326,7 +348,7 @@ class CommandRunner:
             while len(self._live) > self._live_size:
                 self._live.popitem(last=False)
 
-    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: str | None = None) -> None:
+    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: tuple[str, ...] = ()) -> None:
         """Run the engine, then write everything the command changed, or nothing."""
         workflow, case, session = scope.workflow, scope.case, scope.session
         try:
@@ -401,8 +423,9 @@ class CommandRunner:
             now = self.clock.now()
             incident = session.get(Incident, incident_id) if incident_id else None
             if incident is None:
-                incident = Incident(case_id=case_id, command=jsonable(command), created_at=now, attempts=0)
+                incident = Incident(case_id=case_id, created_at=now, attempts=0)
                 session.add(incident)
+            incident.command = jsonable(command)  # a failed skip keeps the skips made so far
             incident.process_id, incident.bpmn_id, incident.task_name = (
                 failure.process_id, failure.bpmn_id, failure.task_name)
             incident.error_type, incident.message = failure.error_type, failure.message
@@ -420,24 +443,31 @@ class CommandRunner:
         raise IncidentRaised(f"流程在{where}处出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
                              incident.id, case_id)
 
-    def _resolve(self, incident_id: int, actor: Actor, skip: bool) -> int:
+    def _resolve(self, incident_id: int, resolver: Actor, skip: bool) -> int:
+        """Re-run the failed command as it was given (same actor, same data); the resolver is recorded.
+        Skips accumulate, so a skip that runs into a second failing task can be skipped in turn."""
         with self.db.read() as session:
             incident = session.get(Incident, incident_id)
             if incident is None or incident.resolved_at is not None:
                 raise NotFound(f"异常不存在或已处理：{incident_id}")
             command, case_id, bpmn_id = dict(incident.command), incident.case_id, incident.bpmn_id
-        skip_id = bpmn_id if skip else None
+        original = _actor_from_record(command["actor"])
+        if resolver.name != original.name and not resolver.roles & REASSIGNERS:
+            raise Forbidden("只有原办理人或信访室主任可以重试或跳过该异常")
+        skips = tuple(command.get("skip", ())) + ((bpmn_id,) if skip and bpmn_id else ())
+        resolution = _Resolution(incident_id, skips, resolver, "skip" if skip else "retry")
         if command["command"] == "complete":
-            return self.complete(command["task_id"], actor, command["data"], incident_id=incident_id, skip=skip_id)
+            return self.complete(command["task_id"], original, command["data"], resolution)
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
-            return self.fire_timer(command["timer_id"], incident_owner(incident_id), incident_id, skip_id,
-                                   actor=actor)  # the person resolving the incident, not the scheduler
-        return self.run(case_id, actor, incident_id=incident_id, skip=skip_id)
+            return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
+        return self.run(case_id, original, resolution)
 
-    def _close_incident(self, scope: _Scope, incident_id: int, resolution: str) -> None:
-        incident = scope.session.get(Incident, incident_id)
-        incident.resolved_at, incident.resolution, incident.resolved_by = scope.now, resolution, scope.actor.name
-        audit.append(scope.session, kind=resolution, actor=scope.actor.name, at=scope.now, case_id=incident.case_id,
-                     deployment_id=scope.case.deployment_id, task=TaskAddress(incident.process_id, incident.bpmn_id),
-                     payload={"incident_id": incident_id})
+    def _close_incident(self, scope: _Scope, resolution: _Resolution) -> None:
+        incident = scope.session.get(Incident, resolution.incident_id)
+        incident.resolved_at, incident.resolution = scope.now, resolution.kind
+        incident.resolved_by = resolution.resolver.name
+        audit.append(scope.session, kind=resolution.kind, actor=resolution.resolver.name, at=scope.now,
+                     case_id=incident.case_id, deployment_id=scope.case.deployment_id,
+                     task=TaskAddress(incident.process_id, incident.bpmn_id),
+                     payload={"incident_id": resolution.incident_id, "skipped": list(resolution.skip)})
 

@@ -8,12 +8,14 @@ from SpiffWorkflow.util.task import TaskState
 
 
 class _Skip:
-    def __init__(self, bpmn_id: str | None) -> None:
-        self.bpmn_id = bpmn_id
+    """The failed elements to complete without running, each once, in the order the run reaches them."""
+
+    def __init__(self, bpmn_ids: tuple[str, ...]) -> None:
+        self.pending = list(bpmn_ids)
 
     def take(self, task) -> bool:
-        if self.bpmn_id is not None and task.task_spec.bpmn_id == self.bpmn_id:
-            self.bpmn_id = None
+        if self.pending and task.task_spec.bpmn_id == self.pending[0]:
+            self.pending.pop(0)
             return True
         return False
 
@@ -31,18 +33,18 @@ def _run_ready(workflow, skip: _Skip) -> int:
     return count
 
 
-def run_engine(workflow: BpmnWorkflow, skip_bpmn_id: str | None = None) -> None:
+def run_engine(workflow: BpmnWorkflow, skip: tuple[str, ...] = ()) -> None:
     """Mirrors BpmnWorkflow.do_engine_steps (SpiffWorkflow 3.2): innermost subprocesses first."""
-    skip = _Skip(skip_bpmn_id)
+    skipping = _Skip(skip)
     while True:
         active = workflow.get_active_subprocesses()
         for subprocess in sorted(active, key=lambda sp: sp.depth, reverse=True):
-            while _run_ready(subprocess, skip) > 0:
+            while _run_ready(subprocess, skipping) > 0:
                 pass
             if subprocess.parent_task_id is not None:
                 parent = workflow.get_task_from_id(subprocess.parent_task_id)
                 parent.task_spec._update(parent)
-        progressed = _run_ready(workflow, skip) > 0
+        progressed = _run_ready(workflow, skipping) > 0
         if not progressed and len(workflow.get_active_subprocesses()) <= len(active):
             break
     workflow.refresh_timers()

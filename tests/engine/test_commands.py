@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from conftest import make_actor
-from diagrams import files
+from diagrams import files, process
 
 from engine import Conflict, Engine, Forbidden, FormErrors, IncidentRaised, NotFound
 from engine.handlers_registry import HandlerRegistry
@@ -274,7 +274,7 @@ def test_script_error_leaves_the_case_untouched_and_records_an_incident(eng, clo
         "skip", "wang", clock.now().isoformat())
     assert [e["kind"] for e in case["events"]] == ["start", "incident", "incident", "complete", "skip"]
     assert case["events"][-2]["actor"] == "wang" and case["events"][-2]["payload"]["data"] == {"n": 4}
-    assert case["events"][-1]["payload"] == {"incident_id": incident["id"]}
+    assert case["events"][-1]["payload"] == {"incident_id": incident["id"], "skipped": ["Script_calc"]}
     with pytest.raises(NotFound):  # resolved incidents cannot be resolved again
         eng.retry(incident["id"], WANG)
     eng.complete(eng.find_task(case_id, "Task_b"), WANG)
@@ -330,3 +330,47 @@ def test_skip_of_a_failing_handler(eng):
     assert [item["bpmn_id"] for item in case["work_items"]] == ["Task_b"]
     assert "receipt_no" not in case["data"]
     assert case["events"][-1]["kind"] == "skip"
+
+
+def test_skips_accumulate_across_two_failing_scripts_in_a_row(database, clock):
+    """Skipping the first failure runs into a second one; skipping that too moves the case on, because the
+    incident keeps the skips made so far."""
+    eng = Engine(database, clock)
+    eng.deploy({"two.bpmn": process("two_failures", """
+    <bpmn:startEvent id="StartEvent_1" />
+    <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_a" />
+    <bpmn:userTask id="Task_a" name="登记" camunda:candidateGroups="petition_staff" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_a" targetRef="Script_one" />
+    <bpmn:scriptTask id="Script_one" name="第一步" scriptFormat="python"><bpmn:script>a = 1 / 0</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="F3" sourceRef="Script_one" targetRef="Script_two" />
+    <bpmn:scriptTask id="Script_two" name="第二步" scriptFormat="python"><bpmn:script>b = [][1]</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="F4" sourceRef="Script_two" targetRef="Task_b" />
+    <bpmn:userTask id="Task_b" name="复核" camunda:candidateGroups="petition_staff" />
+    <bpmn:sequenceFlow id="F5" sourceRef="Task_b" targetRef="End" />
+    <bpmn:endEvent id="End" />""")}, by="owner")
+    case_id = eng.start_case("two_failures", {}, WANG)
+    with pytest.raises(IncidentRaised) as first:
+        eng.complete(eng.find_task(case_id, "Task_a"), WANG)
+    with pytest.raises(IncidentRaised) as second:
+        eng.skip(first.value.incident_id, HEAD)
+    assert second.value.incident_id == first.value.incident_id
+    (incident,) = eng.case(case_id)["incidents"]
+    assert incident["bpmn_id"] == "Script_two" and incident["error_type"] == "IndexError"
+    eng.skip(first.value.incident_id, HEAD)
+    case = eng.case(case_id)
+    assert [item["bpmn_id"] for item in case["work_items"]] == ["Task_b"]
+    complete, skip = case["events"][-2:]
+    assert (complete["kind"], complete["actor"]) == ("complete", "wang")  # re-run as the original submitter
+    assert (skip["kind"], skip["actor"], skip["payload"]["skipped"]) == ("skip", "chen", ["Script_one", "Script_two"])
+
+
+def test_only_the_submitter_or_the_head_may_resolve_an_incident(eng):
+    case_id = eng.start_case("script_fail", {}, WANG)
+    with pytest.raises(IncidentRaised) as raised:
+        eng.complete(eng.find_task(case_id, "Task_a"), WANG, {"n": "4"})
+    with pytest.raises(Forbidden):
+        eng.retry(raised.value.incident_id, ZHAO)
+    eng.skip(raised.value.incident_id, HEAD)
+    assert [item["bpmn_id"] for item in eng.case(case_id)["work_items"]] == ["Task_b"]
