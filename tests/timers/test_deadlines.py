@@ -203,3 +203,13 @@ def test_move_deadline_refusals(engine, clock, extension_case):
     engine.scheduler().drain()
     with pytest.raises(NotFound):  # already fired: nothing is waiting
         engine.move_deadline(case_id, "Timer_overdue", NEW_DUE, HEAD, "太晚了")
+
+
+def test_a_deadline_moved_into_the_past_fires_on_the_next_tick_and_is_recorded(engine, clock, extension_case):
+    case_id = extension_case
+    clock.advance(hours=2)
+    engine.move_deadline(case_id, "Timer_overdue", clock.now() - ONE_SECOND, HEAD, "期限已过，立即督办")
+    assert open_tasks(engine, case_id) == ["Task_handle"]  # moving is not firing
+    assert engine.scheduler().tick().fired == 1
+    assert open_tasks(engine, case_id) == ["Task_followup"]
+    assert [event["kind"] for event in engine.case(case_id)["events"]] == ["start", "deadline_moved", "timer_fired"]
