@@ -89,6 +89,14 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("数据库已是最新结构")
 
 
+@db.command("revision")
+@click.argument("message")
+@click.pass_context
+def db_revision(ctx: click.Context, message: str) -> None:
+    """Write a new migration from the difference between engine/models.py and the database (developers)."""
+    schema.autogenerate(_engine(ctx).db, message)
+
+
 @main.group()
 def org() -> None:
     """Organisation: roles, departments, users."""
