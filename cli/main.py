@@ -206,14 +206,19 @@ def incidents() -> None:
     """Failed scripts and handlers: retry or skip."""
 
 
+def _resolve_incident(ctx: click.Context, incident_id: int, user: str, skip: bool) -> None:
+    engine = _engine(ctx)
+    (engine.skip if skip else engine.retry)(incident_id, engine.actor(user))
+    click.echo("已跳过出错的步骤" if skip else "已重试成功")
+
+
 @incidents.command("retry")
 @click.argument("incident_id", type=int)
 @click.option("--user", required=True)
 @click.pass_context
 def incidents_retry(ctx: click.Context, incident_id: int, user: str) -> None:
-    engine = _engine(ctx)
-    engine.retry(incident_id, engine.actor(user))
-    click.echo("已重试成功")
+    """Run the failed command again, as it was given."""
+    _resolve_incident(ctx, incident_id, user, skip=False)
 
 
 @incidents.command("skip")
@@ -221,9 +226,8 @@ def incidents_retry(ctx: click.Context, incident_id: int, user: str) -> None:
 @click.option("--user", required=True)
 @click.pass_context
 def incidents_skip(ctx: click.Context, incident_id: int, user: str) -> None:
-    engine = _engine(ctx)
-    engine.skip(incident_id, engine.actor(user))
-    click.echo("已跳过出错的步骤")
+    """Run the failed command again, completing the failed step without running it."""
+    _resolve_incident(ctx, incident_id, user, skip=True)
 
 
 @main.group()
