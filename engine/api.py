@@ -17,7 +17,7 @@ from engine.clock import Clock, SystemClock
 from engine.commands import CommandRunner
 from engine.db import Database
 from engine.deployments import DeployOutcome, SpecCache, ValidationFailed
-from engine.errors import Conflict, NotFound, local_minutes
+from engine.errors import Conflict, NotFound
 from engine.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.jsonutil import jsonable
 from engine.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
@@ -146,12 +146,9 @@ class Engine:
         matches = [item for item in self.work_items(case_id) if item["bpmn_id"] == bpmn_id]
         if not matches:
             with self.db.read() as session:
-                done = session.scalars(
-                    sa.select(Event).where(Event.case_id == case_id, Event.bpmn_id == bpmn_id, Event.kind == "complete")
-                    .order_by(Event.id.desc())
-                ).first()
+                done = audit.completed_by(session, Event.case_id == case_id, Event.bpmn_id == bpmn_id)
             if done is not None:
-                raise Conflict(f"该任务已由 {done.actor} 于 {local_minutes(done.at)} 办理完毕")
+                raise Conflict(done)
         if len(matches) != 1:
             raise NotFound(f"案件 {case_id} 没有唯一的待办任务“{bpmn_id}”（找到 {len(matches)} 个）")
         return matches[0]["task_id"]

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.errors import local_minutes
 from engine.jsonutil import canonical
 from engine.models import AuditHead, Event
 
@@ -81,6 +82,14 @@ def append(
     head.last_event_id = event.id
     head.last_hash = event.hash
     return event
+
+
+def completed_by(session: Session, *criteria) -> str | None:
+    """"Already completed by X at T" for the newest `complete` event matching `criteria`, if any."""
+    done = session.scalars(
+        sa.select(Event).where(Event.kind == "complete", *criteria).order_by(Event.id.desc()).limit(1)
+    ).first()
+    return f"该任务已由 {done.actor} 于 {local_minutes(done.at)} 办理完毕" if done else None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from engine.clock import Clock, clock_scope
 from engine.compaction import compact
 from engine.db import Database
 from engine.deployments import SpecCache
-from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound, local_minutes
+from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound
 from engine.forms import validate_submission
 from engine.handlers_registry import HandlerContext, HandlerRegistry
 from engine.jsonutil import data_delta, jsonable
@@ -390,14 +390,10 @@ class CommandRunner:
 
     @staticmethod
     def _conflict_message(session: Session, task_id: str | None) -> str:
-        done = None
-        if task_id:
-            done = session.scalars(
-                sa.select(Event).where(Event.task_id == task_id, Event.kind == "complete").order_by(Event.id.desc())
-            ).first()
+        done = audit.completed_by(session, Event.task_id == task_id) if task_id else None
         if done is None:
             return "该任务不存在或已办结，请刷新后重试" if task_id else "案件已被他人更新，请刷新后重试"
-        return f"该任务已由 {done.actor} 于 {local_minutes(done.at)} 办理完毕"
+        return done
 
     @staticmethod
     def _set_assignee(session: Session, item: WorkItem, expected: str | None, assignee: str | None) -> None:
