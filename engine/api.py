@@ -75,12 +75,16 @@ class Engine:
 
     # ---- deployments ---------------------------------------------------------------------------
 
+    def _expression_names(self) -> set[str]:
+        # `limits` (the process's properties) is bound per task by the script engine, like the helpers.
+        return set(expression_helpers(WorkingCalendar(), self.clock.now)) | {"limits"}
+
     def validate(self, files: Mapping[str, bytes | str]) -> list[Problem]:
-        helpers = set(expression_helpers(WorkingCalendar(), self.clock.now))
+        helpers = self._expression_names()
         return validate(files, self.roles(max_age=0), self.handlers.names(), helpers)[1]
 
     def deploy(self, files: Mapping[str, bytes | str], by: str) -> list[DeployOutcome]:
-        helpers = set(expression_helpers(WorkingCalendar(), self.clock.now))
+        helpers = self._expression_names()
         parsed, problems = validate(files, self.roles(max_age=0), self.handlers.names(), helpers)
         if problems:
             raise ValidationFailed(problems)

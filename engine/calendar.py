@@ -126,6 +126,16 @@ class WorkingCalendar:
             day = self._next_workday(day + _ONE_DAY)
         return _end_of(day)
 
+    def workdays_before(self, deadline: datetime | date, n: int) -> datetime:
+        """The end of the working day n working days before `deadline`'s day: when "n days left" begins."""
+        _check_non_negative(n)
+        day = _day_of(deadline)
+        for _ in range(n):
+            day -= _ONE_DAY
+            while not self.is_workday(day):
+                day -= _ONE_DAY
+        return _end_of(day)
+
     def add_months(self, start: datetime | date, n: int) -> datetime:
         _check_non_negative(n)
         day = _day_of(start)
@@ -270,9 +280,14 @@ def expression_helpers(
 
         return compute
 
+    def before(n: int, deadline: object) -> str:
+        """For reminders: `${workdays_before(3, report_due)}`."""
+        return calendar.workdays_before(_parse_origin(deadline), n).astimezone(SHANGHAI).isoformat()
+
     return {
         "workdays": helper(calendar.add_workdays),
         "months": helper(calendar.add_months),
         "days": helper(calendar.add_days),
         "hours": helper(_add_hours),  # plain clock hours, no calendar
+        "workdays_before": before,
     }

@@ -304,7 +304,8 @@ class CommandRunner:
         helpers = expression_helpers(calendar, self.clock.now)
 
         def handler_context(task: Task) -> HandlerContext:
-            return HandlerContext(case.id, dict(task.data), now, actor.name, session)
+            properties = getattr(task.task_spec, "properties", {})
+            return HandlerContext(case.id, dict(task.data), now, actor.name, session, properties)
 
         script_engine = CaseScriptEngine(helpers, self.handlers, handler_context)
         workflow.script_engine = script_engine

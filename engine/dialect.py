@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
@@ -41,9 +42,10 @@ class XinfangUserTask(UserTask):
 class HandlerServiceTask(ServiceTask):
     """A service task that calls a registered handler function (`camunda:topic`)."""
 
-    def __init__(self, wf_spec, bpmn_id, handler: str, **kwargs):
+    def __init__(self, wf_spec, bpmn_id, handler: str, properties: dict[str, str] | None = None, **kwargs):
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.handler = handler
+        self.properties = properties or {}
 
     def _run_hook(self, task):
         task.workflow.top_workflow.script_engine.run_handler(task, self.handler)
@@ -75,13 +77,29 @@ class _UserTaskParser(UserTaskParser):
 
 class _ServiceTaskParser(CamundaTaskParser):
     def create_task(self):
-        handler = _camunda(self.node, "topic") or self.parse_extensions().get("handler")
+        properties = self.parse_extensions()
+        handler = _camunda(self.node, "topic") or properties.get("handler")
         if not handler:
             self.raise_validation_exception("服务任务需要指定处理函数（camunda:topic）")
-        return self.spec_class(self.spec, self.bpmn_id, handler=handler, **self.bpmn_attributes)
+        return self.spec_class(self.spec, self.bpmn_id, handler=handler, properties=properties,
+                               **self.bpmn_attributes)
+
+
+class _ProcessParser(ProcessParser):
+    """Keeps the process's own camunda:properties: its configured limits (deadlines, counts)."""
+
+    def create_spec(self):
+        spec = super().create_spec()
+        spec.properties = {
+            node.get("name"): node.get("value") or ""
+            for node in self.xpath("./bpmn:extensionElements/camunda:properties/camunda:property")
+            if node.get("name")
+        }
+        return spec
 
 
 class XinfangParser(CamundaParser):
+    PROCESS_PARSER_CLASS = _ProcessParser
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (_UserTaskParser, XinfangUserTask),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ class HandlerContext:
     now: datetime
     actor: str
     session: Session  # the command's transaction: what a handler writes commits or rolls back with the case
+    # The service task's camunda:properties: how the diagram configures this call (e.g. window_days).
+    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[HandlerContext], Mapping[str, Any] | None]

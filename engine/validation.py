@@ -99,6 +99,7 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _expression_problems(bpmn_file, helpers)
         problems += _routing_problems(bpmn_file, roles)
         problems += _handler_problems(bpmn_file, handlers)
+        problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
     problems += _call_activity_problems(parsed)
     if not problems:
@@ -168,6 +169,29 @@ def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Proble
         if not routed and not lanes.get(task_id):
             problems.append(Problem(bpmn_file.name, task.sourceline, task_id,
                                     "用户任务没有指定泳道、候选角色、候选人或办理人，无人能办理"))
+    return problems
+
+
+def _limits_problems(bpmn_file: BpmnFile) -> list[Problem]:
+    """Every `limits.name` an expression reads must be a property of its own process."""
+    owner, declared = {}, {}
+    for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+        path = "bpmn:extensionElements/camunda:properties/camunda:property"
+        declared[process.get("id")] = {p.get("name") for p in process.iterfind(path, NSMAP)}
+        owner.update((node.get("id"), process.get("id")) for node in process.iter() if node.get("id"))
+    problems = []
+    for expression in bpmn_file.expressions:
+        process_id = owner.get(expression.element_id)
+        try:
+            tree = ast.parse(expression.python.strip() if expression.mode == "eval" else expression.python,
+                             mode=expression.mode)
+        except SyntaxError:
+            continue  # reported by _expression_problems
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "limits" and node.attr not in declared.get(process_id, set())):
+                problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                        f"流程 {process_id} 的属性中没有配置 {node.attr}（limits.{node.attr}）"))
     return problems
 
 

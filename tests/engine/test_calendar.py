@@ -388,12 +388,22 @@ def helpers() -> dict:
 
 
 def test_helpers_default_to_now(helpers: dict) -> None:
-    assert set(helpers) == {"workdays", "months", "days", "hours"}
+    assert set(helpers) == {"workdays", "months", "days", "hours", "workdays_before"}
     assert helpers["workdays"](3) == "2026-02-25T00:00:00+08:00"
     assert helpers["months"](1) == "2026-03-13T00:00:00+08:00"  # Thu 12 Mar
     assert helpers["days"](15) == "2026-02-28T00:00:00+08:00"  # Fri 27 Feb
     assert helpers["days"](5) == "2026-02-25T00:00:00+08:00"  # Tue 17 Feb is a holiday → Tue 24
     assert helpers["hours"](48) == "2026-02-14T10:00:00+08:00"
+
+
+def test_workdays_before_counts_back_over_holidays_and_make_up_days(helpers: dict) -> None:
+    deadline = "2026-02-26T00:00:00+08:00"  # end of Wed 25 Feb, just after the Spring Festival holiday
+    assert helpers["workdays_before"](0, deadline) == deadline
+    assert helpers["workdays_before"](1, deadline) == "2026-02-25T00:00:00+08:00"  # end of Tue 24
+    assert helpers["workdays_before"](2, deadline) == "2026-02-15T00:00:00+08:00"  # make-up Sat 14 Feb
+    assert helpers["workdays_before"](3, deadline) == "2026-02-14T00:00:00+08:00"  # Fri 13 Feb
+    with pytest.raises(ValueError, match="负数"):
+        helpers["workdays_before"](-1, deadline)
 
 
 def test_helpers_from_iso_strings(helpers: dict) -> None:
