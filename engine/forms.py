@@ -10,6 +10,9 @@ Browsers and API clients are never trusted: `validate_submission` lets only decl
   deploy time, so a modeller never believes a rule is enforced when it is not.
 * Defaults are a presentation hint; the server never fills them in.
 * Read-only fields never reach the cleaned data; a submitted one must equal its default.
+* Repeating records: fields with dotted ids (`accused.name`, `accused.unit`) form a group, submitted and
+  stored as a list of records (`accused: [{"name": …, "unit": …}, …]`); blank records are dropped, a group
+  with a required field needs at least one record, errors are keyed `accused.0.name`.
 * A missing optional boolean is False (unchecked checkboxes are not posted); a required one must be sent,
   and an explicit false counts as an answer.
 """
@@ -72,6 +75,16 @@ class FormField:
     # (constraint name, config) pairs that could not be understood; only form_problems reads them.
     invalid_constraints: tuple[tuple[str, str | None], ...] = ()
 
+    @property
+    def group(self) -> str | None:
+        """The list a dotted field belongs to (`accused` for `accused.name`)."""
+        return self.id.split(".", 1)[0] if "." in self.id else None
+
+    @property
+    def key(self) -> str:
+        """The field's key inside its record (`name` for `accused.name`), or its id."""
+        return self.id.split(".", 1)[1] if "." in self.id else self.id
+
 
 @dataclass(frozen=True)
 class Form:
@@ -79,6 +92,17 @@ class Form:
 
     def field(self, field_id: str) -> FormField | None:
         return next((f for f in self.fields if f.id == field_id), None)
+
+    def groups(self) -> dict[str, tuple[FormField, ...]]:
+        """Repeating records by list key, each with its fields (ids still dotted)."""
+        found: dict[str, list[FormField]] = {}
+        for f in self.fields:
+            if f.group:
+                found.setdefault(f.group, []).append(f)
+        return {key: tuple(fields) for key, fields in found.items()}
+
+    def single_fields(self) -> tuple[FormField, ...]:
+        return tuple(f for f in self.fields if not f.group)
 
 
 class FormErrors(Exception):
@@ -261,9 +285,49 @@ def _readonly_untouched(field: FormField, raw: Any) -> bool:
 
 def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, Any]:
     """Cleaned data for `submitted`, or `FormErrors` listing every problem at once."""
-    errors = {str(key): UNKNOWN_FIELD for key in submitted if form.field(key) is None}
+    groups = form.groups()
+    errors = {str(key): UNKNOWN_FIELD for key in submitted
+              if key not in groups and (form.field(key) is None or "." in str(key))}
+    cleaned = _clean_fields(form.single_fields(), submitted, errors)
+    for key, fields in groups.items():
+        records = _clean_group(key, fields, submitted.get(key), errors)
+        if records:
+            cleaned[key] = records
+    if errors:
+        raise FormErrors(errors)
+    return cleaned
+
+
+def _clean_group(key: str, fields: tuple[FormField, ...], raw: Any, errors: dict[str, str]) -> list[dict]:
+    if raw is None:
+        raw = []
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(r, Mapping) for r in raw):
+        errors[key] = "应为记录列表"
+        return []
+    by_key = {f.key: f for f in fields}
+    records = []
+    for index, record in enumerate(raw):
+        if all(_is_blank(value) for value in record.values()):
+            continue  # an empty row the browser sent along
+        record_errors: dict[str, str] = {}
+        for name in record:
+            if name not in by_key:
+                record_errors[str(name)] = UNKNOWN_FIELD
+        values = _clean_fields(fields, {f.id: record.get(f.key) for f in fields}, record_errors)
+        errors.update({f"{key}.{index}.{name.split('.', 1)[-1]}": msg for name, msg in record_errors.items()})
+        records.append({name.split(".", 1)[1]: value for name, value in values.items()})
+    if not records and any(f.required for f in fields):
+        errors[key] = "至少填写一条"
+    return records
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _clean_fields(fields: tuple[FormField, ...], submitted: Mapping[str, Any], errors: dict[str, str]) -> dict:
     cleaned: dict[str, Any] = {}
-    for field in form.fields:
+    for field in fields:
         raw = submitted.get(field.id)
         if field.readonly:
             if not _readonly_untouched(field, raw):
@@ -281,8 +345,6 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
         elif field.type == "boolean":
             # An unchecked HTML checkbox is simply absent from the post.
             cleaned[field.id] = False
-    if errors:
-        raise FormErrors(errors)
     return cleaned
 
 
@@ -338,4 +400,7 @@ def form_problems(form: Form) -> list[str]:
             problems.append(f"{name}：id 重复")
         seen.add(field.id)
         problems.extend(f"{name}：{p}" for p in _field_problems(field))
+    for key in form.groups():
+        if form.field(key) is not None:
+            problems.append(f"字段 {key}：与记录组 {key}.* 重名")
     return problems

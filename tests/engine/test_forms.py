@@ -659,3 +659,50 @@ def test_form_problems_reports_every_problem_of_every_field():
 def test_unknown_type_at_runtime_is_a_programming_error():
     with pytest.raises(ValueError, match="未知类型"):
         validate_submission(one_field("color"), {"x": "red"})
+
+
+# --- repeating records (several accused) -----------------------------------------------------------------
+
+ACCUSED = Form((
+    FormField("summary", "问题摘要", "text", required=True),
+    FormField("accused.name", "姓名", "string", required=True, max_length=20),
+    FormField("accused.unit", "单位", "string"),
+    FormField("accused.party_member", "中共党员", "boolean"),
+))
+
+
+def test_records_are_cleaned_one_by_one_and_blank_rows_dropped() -> None:
+    cleaned = validate_submission(ACCUSED, {"summary": "摘要", "accused": [
+        {"name": " 张三 ", "unit": "某局", "party_member": "on"},
+        {"name": "", "unit": "  "},
+        {"name": "李四"},
+    ]})
+    assert cleaned == {"summary": "摘要", "accused": [
+        {"name": "张三", "unit": "某局", "party_member": True},
+        {"name": "李四", "party_member": False},
+    ]}
+
+
+def test_record_errors_name_the_row_and_field() -> None:
+    with pytest.raises(FormErrors) as errors:
+        validate_submission(ACCUSED, {"summary": "摘要", "accused": [
+            {"name": "张三"}, {"unit": "某局"}, {"name": "王" * 21, "age": "40"}]})
+    assert errors.value.errors == {"accused.1.name": "此项为必填项", "accused.2.name": "不能超过 20 个字符",
+                                   "accused.2.age": "表单中没有此字段"}
+
+
+def test_a_group_with_a_required_field_needs_one_record() -> None:
+    with pytest.raises(FormErrors) as errors:
+        validate_submission(ACCUSED, {"summary": "摘要", "accused": [{"name": " "}]})
+    assert errors.value.errors == {"accused": "至少填写一条"}
+
+
+def test_records_must_be_a_list_and_dotted_ids_are_not_top_level_fields() -> None:
+    with pytest.raises(FormErrors) as errors:
+        validate_submission(ACCUSED, {"summary": "摘要", "accused": "张三", "accused.name": "张三"})
+    assert errors.value.errors == {"accused": "应为记录列表", "accused.name": "表单中没有此字段"}
+
+
+def test_a_group_may_not_share_its_name_with_a_field() -> None:
+    form = Form((FormField("accused", "被反映人", "string"), FormField("accused.name", "姓名", "string")))
+    assert form_problems(form) == ["字段 accused：与记录组 accused.* 重名"]
