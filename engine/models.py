@@ -220,3 +220,81 @@ class CalendarDay(Base):
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     workday: Mapped[bool]
     note: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class RegistrationCounter(Base):
+    """Last registration number issued per year; incremented inside the registering command's transaction,
+    so a rolled-back command gives its number back and numbers have no gaps."""
+
+    __tablename__ = "registration_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int]
+
+
+class Petition(Base):
+    """The searchable registry of items, one row per case. Never holds reporter identity."""
+
+    __tablename__ = "petitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
+    registration_number: Mapped[str] = mapped_column(sa.String(30), unique=True)
+    year: Mapped[int]
+    received_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    registered_at: Mapped[datetime]
+    channel: Mapped[str | None] = mapped_column(sa.String(40))
+    source: Mapped[str | None] = mapped_column(sa.String(60))
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    problem_type: Mapped[str | None] = mapped_column(sa.String(60))
+    category: Mapped[str | None] = mapped_column(sa.String(60))
+    route: Mapped[str | None] = mapped_column(sa.String(60))
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    sealed: Mapped[bool] = mapped_column(default=False)
+    real_name: Mapped[bool] = mapped_column(default=False)
+    handling_department: Mapped[str | None] = mapped_column(sa.String(60), index=True)
+    handling_method: Mapped[str | None] = mapped_column(sa.String(60))
+    disposal: Mapped[str | None] = mapped_column(sa.String(60))
+    truthfulness: Mapped[str | None] = mapped_column(sa.String(40))
+    query_code_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("petitions.id"), index=True)
+    repeat_count: Mapped[int] = mapped_column(default=0)
+    overdue_count: Mapped[int] = mapped_column(default=0)
+    last_overdue_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+    retention_until: Mapped[date | None] = mapped_column(sa.Date)
+
+
+class PetitionAccused(Base):
+    """One accused person of a petition; the normalised name and unit drive the duplicate check."""
+
+    __tablename__ = "petition_accused"
+    __table_args__ = (sa.Index("ix_petition_accused_normalized", "normalized_name", "normalized_unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]  # order in the registration form
+    name: Mapped[str | None] = mapped_column(sa.String(100))
+    unit: Mapped[str | None] = mapped_column(sa.String(200))
+    position_title: Mapped[str | None] = mapped_column(sa.String(100))
+    rank: Mapped[str | None] = mapped_column(sa.String(40))  # the statistics count by rank and region
+    region: Mapped[str | None] = mapped_column(sa.String(100))
+    party_member: Mapped[bool | None]
+    supervised_person: Mapped[bool | None]
+    normalized_name: Mapped[str | None] = mapped_column(sa.String(100))
+    normalized_unit: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class Notice(Base):
+    """An in-app notice to one user (reminder, overdue, returned, supervision, new task...)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (sa.Index("ix_notices_username_read_at", "username", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    username: Mapped[str] = mapped_column(sa.ForeignKey("users.name"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]

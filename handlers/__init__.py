@@ -1,3 +1,11 @@
 """Service-task handlers: plain functions the diagrams call by name (`camunda:topic`)."""
 
-from handlers import demo  # noqa: F401  (registers its handlers)
+from handlers import (  # noqa: F401  (each module registers its handlers)
+    archive,
+    demo,
+    duplicates,
+    notices,
+    query_code,
+    registration,
+    supervision,
+)
