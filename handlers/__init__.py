@@ -2,7 +2,6 @@
 
 from handlers import (  # noqa: F401  (each module registers its handlers)
     archive,
-    demo,
     duplicates,
     notices,
     query_code,

@@ -100,11 +100,13 @@ def _named_users(context: HandlerContext, names: list[str]) -> set[str]:
 
 @register("notices.send")
 def send_notices(context: HandlerContext) -> None:
-    """Properties: `kind`, `text` (template), `roles` and/or `users` (comma-separated), `department`
-    (optional, may be a template such as `{handling_department}`). One notice per recipient."""
+    """Properties: `kind`, `text` (template), `roles` and/or `users` (comma-separated, may be templates such
+    as `{proposer_group}`), `department` (optional, e.g. `{handling_department}`). One notice per recipient."""
     kind = text(context.properties.get("kind"))
     template = context.properties.get("text")
-    roles, users = _names(context.properties.get("roles")), _names(context.properties.get("users"))
+    # Placeholders let one diagram notify whoever a case routed to, e.g. roles="{proposer_group}".
+    roles = _names(fill(context.properties.get("roles") or "", context.data))
+    users = _names(fill(context.properties.get("users") or "", context.data))
     if kind is None or len(kind) > KIND_LENGTH:
         raise ValueError(f"服务任务属性 kind 必填，且不超过 {KIND_LENGTH} 个字符")
     if not template or not template.strip():

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import demo_handlers  # noqa: F401  (registers demo.acknowledge for the demo diagram)
 import pytest
 import sqlalchemy as sa
 
@@ -21,7 +22,7 @@ from engine.deployments import read_paths
 from engine.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
-PROCESSES = ROOT / "processes"
+DEMO_DIAGRAM = ROOT / "tests" / "engine" / "diagrams" / "demo_petition.bpmn"
 POSTGRES_URL = normalise_url(
     os.environ.get("XINFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 )
@@ -90,8 +91,8 @@ def engine(database, clock) -> Engine:
 
 @pytest.fixture
 def demo_engine(engine) -> Engine:
-    """An engine with processes/ deployed."""
-    engine.deploy(read_paths([PROCESSES]), by="test")
+    """An engine with the small demo diagram deployed."""
+    engine.deploy(read_paths([DEMO_DIAGRAM]), by="test")
     return engine
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from conftest import PROCESSES, make_actor
+from conftest import DEMO_DIAGRAM, make_actor
 from diagrams import files, read
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import NoneTask
@@ -85,7 +85,7 @@ def _spiff_serializer() -> BpmnWorkflowSerializer:
 
 def test_stored_state_does_not_embed_the_spec(database, clock, staff):
     eng = Engine(database, clock)  # the demo's handlers
-    eng.deploy(read_paths([PROCESSES]), by="owner")
+    eng.deploy(read_paths([DEMO_DIAGRAM]), by="owner")
     case_id = eng.start_case("demo_petition", {"source": "direct"}, staff)
     eng.complete(eng.find_task(case_id, "Task_register"), staff,
                  {"summary": "侵占补偿款", "channel": "letter", "real_name": True})

@@ -59,7 +59,7 @@ def test_the_scanner_sees_imports():
     engine_files = _python_files("engine")
     assert len(engine_files) >= 20
     assert "SpiffWorkflow.bpmn.workflow" in _imports(ROOT / "engine" / "commands.py")
-    assert "engine.handlers_registry" in _imports(ROOT / "handlers" / "demo.py")
+    assert "engine.handlers_registry" in _imports(ROOT / "handlers" / "archive.py")
     assert "engine" in {m.split(".")[0] for m in _imports(ROOT / "engine" / "api.py")}
 
 

@@ -188,13 +188,13 @@ class Coverage:
             before = task.state
             original(task, value)
             bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-            if bpmn_id is None or before & _REACHED or not value & _REACHED:
+            if bpmn_id is None:
                 return
             process_id = task.workflow.spec.name
             if value == TaskState.COMPLETED:
                 self.nodes.add((process_id, bpmn_id))
             source = _bpmn_parent(task)
-            if source is not None:
+            if source is not None and value & _REACHED and not before & _REACHED:
                 self.edges.add((process_id, source, bpmn_id))
 
         Task._set_state = record

@@ -21,8 +21,10 @@ def test_every_element_of_the_diagrams_is_taken(tmp_path) -> None:
             run(Chain(engine, clock))
             database.dispose()
     nodes, flows = diagram_elements()
+    # A cycle timer never completes (it waits for its next round); its outgoing flow shows it fired.
+    ran = coverage.nodes | {(process, source) for process, source, _ in coverage.edges}
     missed_nodes = sorted(f"{process}:{node_id} ({name})" for (process, node_id), name in nodes.items()
-                          if (process, node_id) not in coverage.nodes)
+                          if (process, node_id) not in ran)
     missed_flows = sorted(f"{key[0]}:{flow_id}" for key, flow_id in flows.items() if key not in coverage.edges)
     taken = len(nodes) - len(missed_nodes), len(flows) - len(missed_flows)
     print(f"\nBPMN coverage: {taken[0]}/{len(nodes)} flow nodes, {taken[1]}/{len(flows)} sequence flows")

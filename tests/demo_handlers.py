@@ -1,4 +1,4 @@
-"""Handlers used by the demo diagram."""
+"""The handler of the small demo diagram (tests/engine/diagrams/demo_petition.bpmn) the engine tests use."""
 
 from __future__ import annotations
 
