@@ -52,6 +52,9 @@ def _send(eng: Engine, case_id: int, data: dict | None = None, **properties: str
     ({"users": "s1_sun, s1_ma"}, {}, ["s1_sun"]),  # a user who has left is skipped
     ({"roles": "petition_head", "users": "xf_chen,s2_zhou"}, {}, ["s2_zhou", "xf_chen"]),  # once each
     ({"roles": "auditor"}, {}, []),  # a known role nobody holds
+    # roles and users may come from the case data
+    ({"roles": "{proposer_group}", "users": "{assignee}"}, {"proposer_group": "petition_head", "assignee": "s1_liu"},
+     ["s1_liu", "xf_chen"]),
 ])
 def test_recipients(eng, case_id, properties, data, recipients):
     assert _send(eng, case_id, data, **properties) == recipients
