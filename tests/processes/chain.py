@@ -18,6 +18,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine import Engine, FakeClock
+from engine.deployments import read_paths
 from engine.models import Notice, Petition
 from engine.organisation import load_organisation
 
@@ -165,7 +166,7 @@ class Chain:
 def seed_organisation(engine: Engine) -> None:
     with engine.db.write() as session:
         load_organisation(session, ORGANISATION)
-    engine.deploy({p.name: p.read_text(encoding="utf-8") for p in sorted(PROCESSES.glob("*.bpmn"))}, by="setup")
+    engine.deploy(read_paths([PROCESSES]), by="setup")
 
 
 # ---- coverage --------------------------------------------------------------------------------------------
