@@ -18,7 +18,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-setup: $(STAMP) $(NODE_STAMP)
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here) and CJK fonts for
+# readable screenshots; skipped when already present.
+CHROMIUM_STAMP := /usr/bin/chromium
+
+$(CHROMIUM_STAMP):
+	apt-get install -y --no-install-recommends chromium fonts-noto-cjk || \
+	  (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-cjk)
+
+setup: $(STAMP) $(NODE_STAMP) $(CHROMIUM_STAMP)
 
 run: setup
 	$(BIN)/xinfang db upgrade

@@ -23,6 +23,7 @@ from engine.jsonutil import jsonable
 from engine.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
 from engine.organisation import Actor, known_roles, load_actor
 from engine.scheduler import TimerScheduler
+from engine.staff import StaffViews
 from engine.validation import Problem, validate
 
 
@@ -43,6 +44,7 @@ class Engine:
         self._roles: tuple[float, dict[str, str]] | None = None
         self._roles_lock = threading.Lock()
         self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles)
+        self.staff = StaffViews(self)
 
     # ---- organisation and calendar -------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class Engine:
     def work_items(self, case_id: int) -> list[dict[str, Any]]:
         with self.db.read() as session:
             rows = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
-            return [_work_item(row) for row in rows]
+            return [workitems.as_dict(row) for row in rows]
 
     def find_task(self, case_id: int, bpmn_id: str) -> str:
         """The open task of a case for a BPMN element id (as the CLI addresses tasks)."""
@@ -159,7 +161,7 @@ class Engine:
 
     def queue(self, actor: Actor, query: workitems.QueueQuery) -> list[dict[str, Any]]:
         with self.db.read() as session:
-            return [_work_item(row) for row in workitems.queue(session, actor, query, self.clock.now())]
+            return [workitems.as_dict(row) for row in workitems.queue(session, actor, query, self.clock.now())]
 
     def queue_counts(self, actor: Actor, within_days: int = 3) -> dict[str, int]:
         with self.db.read() as session:
@@ -181,7 +183,7 @@ class Engine:
                 "updated_at": case.updated_at.isoformat(),
                 "completed_at": case.completed_at.isoformat() if case.completed_at else None,
                 "data": case.data,
-                "work_items": [_work_item(row) for row in items],
+                "work_items": [workitems.as_dict(row) for row in items],
                 "timers": [{"bpmn_id": t.bpmn_id, "name": t.name, "kind": t.kind, "due_at": t.due_at.isoformat()}
                            for t in waiting],
                 "incidents": [_incident(row) for row in incidents],
@@ -205,16 +207,6 @@ class Engine:
 
     def now(self) -> datetime:
         return self.clock.now()
-
-
-def _work_item(row: WorkItem) -> dict[str, Any]:
-    return jsonable({
-        "id": row.id, "case_id": row.case_id, "task_id": row.task_id, "process_id": row.process_id,
-        "bpmn_id": row.bpmn_id, "ordinal": row.ordinal, "name": row.name, "lane": row.lane,
-        "candidate_groups": row.candidate_groups, "candidate_users": row.candidate_users,
-        "department": row.department, "assignee": row.assignee, "priority": row.priority,
-        "created_at": row.created_at, "due_at": row.due_at, "remind_at": row.remind_at,
-    })
 
 
 def _incident(row: Incident) -> dict[str, Any]:

@@ -49,9 +49,16 @@ def _row_hash(event: Event) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
-def _lock_head(session: Session) -> AuditHead:
-    # The row is created by the first migration, so concurrent first appends cannot race to create it.
-    return session.scalars(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+# Built once: SQLAlchemy caches the compiled form per statement object, so reusing these skips building,
+# keying and compiling them on every append (several statements per command, see docs/performance.md).
+_HEAD = AuditHead.__table__
+_EVENTS = Event.__table__
+# The row is created by the first migration, so concurrent first appends cannot race to create it.
+_LOCK_HEAD = sa.select(_HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_LAST_CASE_SEQ = sa.select(sa.func.max(_EVENTS.c.case_seq)).where(_EVENTS.c.case_id == sa.bindparam("of_case"))
+_INSERT_EVENT = sa.insert(_EVENTS).returning(_EVENTS.c.id)
+_MOVE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1)
+_EVENT_COLUMNS = tuple(column.name for column in _EVENTS.columns if column.name != "id")
 
 
 def append(
@@ -66,21 +73,20 @@ def append(
     task: TaskAddress = TaskAddress(),
     task_id: str | None = None,
 ) -> Event:
-    head = _lock_head(session)
+    """Append one event in the session's transaction; returns it detached (it is written with Core)."""
+    connection = session.connection()
+    prev_hash = connection.execute(_LOCK_HEAD).scalar_one()
     case_seq = None
     if case_id is not None:
-        last = session.scalar(sa.select(sa.func.max(Event.case_seq)).where(Event.case_id == case_id))
-        case_seq = (last or 0) + 1
+        case_seq = (connection.execute(_LAST_CASE_SEQ, {"of_case": case_id}).scalar() or 0) + 1
     event = Event(
         case_id=case_id, case_seq=case_seq, at=at, actor=actor, kind=kind, deployment_id=deployment_id,
         process_id=task.process_id, bpmn_id=task.bpmn_id, ordinal=task.ordinal,
-        task_id=task_id, payload=canonical(payload or {}), prev_hash=head.last_hash,
+        task_id=task_id, payload=canonical(payload or {}), prev_hash=prev_hash,
     )
     event.hash = _row_hash(event)
-    session.add(event)
-    session.flush()
-    head.last_event_id = event.id
-    head.last_hash = event.hash
+    event.id = connection.execute(_INSERT_EVENT, {name: getattr(event, name) for name in _EVENT_COLUMNS}).scalar_one()
+    connection.execute(_MOVE_HEAD, {"last_event_id": event.id, "last_hash": event.hash})
     return event
 
 

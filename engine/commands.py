@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from engine import audit, timers, workitems
 from engine.audit import TaskAddress
@@ -40,6 +40,22 @@ from engine.stepping import run_engine
 
 REASSIGNERS = frozenset({"admin", "petition_head"})
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
+
+# The statements every command runs, built once: SQLAlchemy caches a statement's compiled form on the
+# statement object, so reusing them skips building, keying and compiling them per command. Through the
+# ORM these were most of a timer firing's cost (docs/performance.md).
+_CASES, _TIMERS = Case.__table__, Timer.__table__
+_CASE_KEY = _CASES.c.id == sa.bindparam("case_key")
+_LOCK_CASE = sa.select(_CASES.c.id, _CASES.c.deployment_id, _CASES.c.version).where(_CASE_KEY).with_for_update()
+_LOCK_CASE_WITH_STATE = (sa.select(_CASES.c.id, _CASES.c.deployment_id, _CASES.c.version, _CASES.c.state)
+                         .where(_CASE_KEY).with_for_update())
+_CASE_STATE = sa.select(_CASES.c.state).where(_CASE_KEY)
+_SAVE_CASE = sa.update(_CASES).where(_CASE_KEY, _CASES.c.version == sa.bindparam("expected_version"))
+_TIMER_KEY = _TIMERS.c.id == sa.bindparam("timer_key")
+_LEASED_TIMER = (sa.select(_TIMERS.c.due_at).where(_TIMER_KEY, _TIMERS.c.lease_owner == sa.bindparam("owner"))
+                 .with_for_update())
+_FREE_TIMER = sa.update(_TIMERS).where(_TIMER_KEY).values(lease_owner=None, lease_until=None, attempts=0,
+                                                          last_error=None)
 
 
 def incident_owner(incident_id: int) -> str:
@@ -93,9 +109,19 @@ class _Failure(Exception):
 
 
 @dataclass
+class _CaseRef:
+    """What a command needs of its case row; `state` is read only when no workflow is kept in memory."""
+
+    id: int
+    deployment_id: int
+    version: int
+    state: str | None = None
+
+
+@dataclass
 class _Scope:
     session: Session
-    case: Case
+    case: _CaseRef
     workflow: BpmnWorkflow
     actor: Actor
     now: datetime
@@ -207,9 +233,8 @@ class CommandRunner:
         case_id, task_id = leased
 
         def act(scope: _Scope) -> _Outcome:
-            leased = scope.session.scalars(
-                sa.select(Timer).where(Timer.id == timer_id, Timer.lease_owner == owner).with_for_update()
-            ).first()
+            connection = scope.session.connection()
+            leased = connection.execute(_LEASED_TIMER, {"timer_key": timer_id, "owner": owner}).first()
             if leased is None:  # our lease expired and another process took the timer over
                 raise Conflict("定时器已由其他进程处理")
             task = scope.workflow.get_task_from_id(UUID(task_id))
@@ -217,10 +242,12 @@ class CommandRunner:
                 raise Conflict("定时器对应的事件已不在等待状态")
             where = address(task)
             timers.fire(task)  # this timer only: every other one fires in its own command
-            if task.state == TaskState.WAITING and timers.due_time(task) == leased.due_at:
-                raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
-            # A cycle's row lives on for its next repetition: free, not held by this lease or past failures.
-            leased.lease_owner, leased.lease_until, leased.attempts, leased.last_error = None, None, 0, None
+            if task.state == TaskState.WAITING:
+                if timers.due_time(task) == leased.due_at:
+                    raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+                # A cycle's row lives on for its next repetition: free, not held by this lease or past
+                # failures. Any other fired timer's row is deleted by the timer sync.
+                connection.execute(_FREE_TIMER, {"timer_key": timer_id})
             return _Outcome("timer_fired", {"timer": task.task_spec.bpmn_name or where.bpmn_id,
                                             "due_at": leased.due_at.isoformat()}, where, task_id)
 
@@ -298,7 +325,7 @@ class CommandRunner:
                 self._raise_incident(case_id, resolution.resolver if resolution else actor, failure,
                                      {**command, "skip": list(skip)}, resolution.incident_id if resolution else None)
 
-    def _scope(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: Actor) -> _Scope:
+    def _scope(self, session: Session, case: _CaseRef, workflow: BpmnWorkflow, actor: Actor) -> _Scope:
         now = self.clock.now()
         calendar = self.calendar()
         helpers = expression_helpers(calendar, self.clock.now)
@@ -311,7 +338,7 @@ class CommandRunner:
         workflow.script_engine = script_engine
         return _Scope(session, case, workflow, actor, now, script_engine)
 
-    def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor) -> tuple[Case, BpmnWorkflow]:
+    def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor) -> tuple[_CaseRef, BpmnWorkflow]:
         deployment = session.scalars(
             sa.select(Deployment).where(Deployment.process_id == process_id)
             .order_by(Deployment.version.desc()).limit(1)
@@ -327,19 +354,23 @@ class CommandRunner:
                     created_at=now, updated_at=now)
         session.add(case)
         session.flush()
-        return case, workflow
+        return _CaseRef(case.id, case.deployment_id, case.version), workflow
 
-    def _load_case(self, session: Session, case_id: int) -> Case | None:
+    def _load_case(self, session: Session, case_id: int) -> _CaseRef | None:
         """The case row, locked; its (large) state only when no workflow for it is kept in memory."""
         with self._live_lock:
             kept = case_id in self._live
-        return session.get(Case, case_id, with_for_update=True, options=() if kept else (undefer(Case.state),))
+        statement = _LOCK_CASE if kept else _LOCK_CASE_WITH_STATE
+        row = session.connection().execute(statement, {"case_key": case_id}).first()
+        return _CaseRef(*row) if row is not None else None
 
-    def _workflow(self, session: Session, case: Case) -> BpmnWorkflow:
+    def _workflow(self, session: Session, case: _CaseRef) -> BpmnWorkflow:
         with self._live_lock:
             kept = self._live.pop(case.id, None)
         if kept is not None and kept[0] == case.version:
             return kept[1]
+        if case.state is None:  # the workflow kept in memory is outdated: another process moved the case on
+            case.state = session.connection().execute(_CASE_STATE, {"case_key": case.id}).scalar_one()
         loaded = self.specs.for_id(session, case.deployment_id)
         return self.serializer.loads(case.state, loaded.spec, loaded.subprocess_specs)
 
@@ -367,11 +398,11 @@ class CommandRunner:
             "status": "completed" if finished else "running", "updated_at": scope.now,
             "completed_at": scope.now if finished else None,
         }
-        updated = session.execute(
-            sa.update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
-        )
-        if updated.rowcount != 1:  # the ORM synchronises `case` with the new values when this succeeds
+        updated = session.connection().execute(
+            _SAVE_CASE, {"case_key": case.id, "expected_version": case.version, **values})
+        if updated.rowcount != 1:
             raise Conflict(self._conflict_message(session, outcome.task_id))
+        case.version += 1
         payload = {**outcome.payload, "delta": data_delta(before, after)}
         audit.append(session, kind=outcome.kind, actor=scope.actor.name, at=scope.now, payload=payload,
                      case_id=case.id, deployment_id=case.deployment_id, task=outcome.task, task_id=outcome.task_id)

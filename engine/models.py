@@ -152,7 +152,10 @@ class Event(Base):
     """Append-only, hash-chained audit log; rows are never updated or deleted."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_case_seq", "case_id", "case_seq"),)
+    __table_args__ = (
+        sa.Index("ix_events_case_seq", "case_id", "case_seq"),
+        sa.Index("ix_events_actor_case", "actor", "case_id"),  # "cases I have worked on" (access scope)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(sa.Integer)
@@ -298,3 +301,19 @@ class Notice(Base):
     text: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class Attachment(Base):
+    """A file received with an item (scanned letter, photo, recording); kept in the database so it is
+    backed up and access-checked with the case."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(sa.String(100))
+    uploaded_at: Mapped[datetime]

@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.accounts import initial_password_hash
 from engine.models import Department, Role, User, UserRole
 
 ROLE_CATALOGUE: dict[str, str] = {
@@ -98,12 +99,14 @@ def apply_organisation(session: Session, document: dict) -> dict[str, int]:
         session.merge(Department(code=department["code"], name=department["name"], kind=department.get("kind")))
     session.flush()
     users = document.get("users", [])
+    # Demo and first set-up only: users without a password yet get this one and change it after login.
+    initial_password = document.get("initial_password")
     for entry in users:
-        _upsert_user(session, entry, roles)
+        _upsert_user(session, entry, roles, initial_password)
     return {"roles": len(roles), "departments": len(document.get("departments", [])), "users": len(users)}
 
 
-def _upsert_user(session: Session, entry: dict, roles: Iterable[str]) -> None:
+def _upsert_user(session: Session, entry: dict, roles: Iterable[str], initial_password: str | None) -> None:
     unknown = set(entry.get("roles", [])) - set(roles)
     if unknown:
         raise ValueError(f"用户 {entry['name']} 的角色不存在：{', '.join(sorted(unknown))}")
@@ -111,6 +114,8 @@ def _upsert_user(session: Session, entry: dict, roles: Iterable[str]) -> None:
     user.display_name = entry.get("display_name", entry["name"])
     user.department = entry.get("department")
     user.active = entry.get("active", True)
+    if initial_password and not user.password_hash:
+        user.password_hash = initial_password_hash(initial_password)
     session.add(user)
     session.flush()
     session.execute(sa.delete(UserRole).where(UserRole.user_name == user.name))

@@ -17,10 +17,12 @@ from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
 from engine.casestate import address, ready_user_tasks
-from engine.models import WorkItem, WorkItemCandidate
+from engine.jsonutil import jsonable
+from engine.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
 from engine.organisation import Actor, role_for_lane
 
 QUEUES = ("mine", "groups", "unclaimed", "overdue", "due_soon")
+DEPARTMENT_VIEWERS = frozenset({"handling_leader", "petition_head"})  # may watch their whole department
 
 
 def _as_list(value: Any) -> list[str]:
@@ -85,6 +87,16 @@ def sync(session: Session, case_id: int, workflow: BpmnWorkflow, evaluate: Calla
     return created
 
 
+def as_dict(row: WorkItem) -> dict[str, Any]:
+    return jsonable({
+        "id": row.id, "case_id": row.case_id, "task_id": row.task_id, "process_id": row.process_id,
+        "bpmn_id": row.bpmn_id, "ordinal": row.ordinal, "name": row.name, "lane": row.lane,
+        "candidate_groups": row.candidate_groups, "candidate_users": row.candidate_users,
+        "department": row.department, "assignee": row.assignee, "priority": row.priority,
+        "created_at": row.created_at, "due_at": row.due_at, "remind_at": row.remind_at,
+    })
+
+
 def may_work_on(actor: Actor, item: WorkItem) -> bool:
     """Candidate by role (within the item's department, if it has one) or by name; or the assignee."""
     if item.assignee:
@@ -95,12 +107,53 @@ def may_work_on(actor: Actor, item: WorkItem) -> bool:
     return in_department and bool(actor.roles.intersection(item.candidate_groups))
 
 
+SORTS = {
+    "due": (WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id),
+    "arrived": (WorkItem.created_at.desc(), WorkItem.id.desc()),
+    "case": (WorkItem.case_id.desc(), WorkItem.id),
+}
+
+
 @dataclass(frozen=True)
 class QueueQuery:
-    view: str = "mine"  # one of QUEUES
+    view: str = "mine"  # one of QUEUES, or "department"
     within_days: int = 3  # for due_soon
     limit: int = 50
     offset: int = 0
+    sort: str = "due"  # one of SORTS
+    stage: str | None = None  # process id of the task (intake, handling, ...)
+    channel: str | None = None  # petition registry columns
+    category: str | None = None
+    department: str | None = None  # the item's handling department
+
+
+def views_of(actor: Actor) -> tuple[str, ...]:
+    return QUEUES + ("department",) if actor.roles & DEPARTMENT_VIEWERS and actor.department else QUEUES
+
+
+def _department_filter(actor: Actor, department_roles: list[str]):
+    """Items bound to the actor's department, or offered to a role its members hold and not bound to
+    another department, or assigned to one of its members."""
+    offered = sa.select(WorkItemCandidate.work_item_id).where(
+        WorkItemCandidate.candidate.in_([f"role:{role}" for role in department_roles])
+    )
+    members = sa.select(User.name).where(User.department == actor.department)
+    return sa.or_(
+        WorkItem.department == actor.department,
+        sa.and_(WorkItem.department.is_(None), WorkItem.id.in_(offered)),
+        WorkItem.assignee.in_(members),
+    )
+
+
+def department_roles(session: Session, department: str | None) -> list[str]:
+    """Roles held by the department's members, less the commission-wide leader roles."""
+    if not department:
+        return []
+    rows = session.scalars(
+        sa.select(UserRole.role_name).join(User, User.name == UserRole.user_name)
+        .where(User.department == department).distinct()
+    )
+    return sorted(set(rows) - {"leader_in_charge", "principal_leader", "admin", "auditor", "process_owner"})
 
 
 def _candidate_filter(actor: Actor):
@@ -111,8 +164,8 @@ def _candidate_filter(actor: Actor):
     return sa.and_(WorkItem.id.in_(candidate_items), by_department)
 
 
-def queue_filter(actor: Actor, view: str, now: datetime, within_days: int = 3):
-    """The WHERE clause of a queue; all views only ever show items the actor may work on."""
+def queue_filter(actor: Actor, view: str, now: datetime, within_days: int = 3, department_roles: list[str] = ()):
+    """The WHERE clause of a queue; all views but "department" only show items the actor may work on."""
     visible = sa.or_(WorkItem.assignee == actor.name, sa.and_(WorkItem.assignee.is_(None), _candidate_filter(actor)))
     if view == "mine":
         return WorkItem.assignee == actor.name
@@ -124,22 +177,44 @@ def queue_filter(actor: Actor, view: str, now: datetime, within_days: int = 3):
         return sa.and_(visible, WorkItem.due_at < now)
     if view == "due_soon":
         return sa.and_(visible, WorkItem.due_at >= now, WorkItem.due_at < now + timedelta(days=within_days))
+    if view == "department" and view in views_of(actor):
+        return _department_filter(actor, list(department_roles))
     raise ValueError(f"未知的待办视图：{view}")
 
 
+def _query_filter(session: Session, actor: Actor, query: QueueQuery, now: datetime):
+    roles = department_roles(session, actor.department) if query.view == "department" else []
+    conditions = [queue_filter(actor, query.view, now, query.within_days, roles)]
+    if query.stage:
+        conditions.append(WorkItem.process_id == query.stage)
+    registry = {"channel": Petition.channel, "category": Petition.category, "department": Petition.handling_department}
+    picked = [column == getattr(query, name) for name, column in registry.items() if getattr(query, name)]
+    if picked:
+        conditions.append(WorkItem.case_id.in_(sa.select(Petition.case_id).where(*picked)))
+    return sa.and_(*conditions)
+
+
 def queue(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> list[WorkItem]:
+    if query.sort not in SORTS:
+        raise ValueError(f"未知的排序方式：{query.sort}")
     statement = (
-        sa.select(WorkItem).where(queue_filter(actor, query.view, now, query.within_days))
-        .order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
-        .limit(query.limit).offset(query.offset)
+        sa.select(WorkItem).where(_query_filter(session, actor, query, now))
+        .order_by(*SORTS[query.sort]).limit(query.limit).offset(query.offset)
     )
     return list(session.scalars(statement))
 
 
+def queue_total(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> int:
+    statement = sa.select(sa.func.count(WorkItem.id)).where(_query_filter(session, actor, query, now))
+    return session.scalar(statement) or 0
+
+
 def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) -> dict[str, int]:
+    views = views_of(actor)
+    roles = department_roles(session, actor.department) if "department" in views else []
     columns = [
-        sa.func.count(WorkItem.id).filter(queue_filter(actor, view, now, within_days)).label(view)
-        for view in QUEUES
+        sa.func.count(WorkItem.id).filter(queue_filter(actor, view, now, within_days, roles)).label(view)
+        for view in views
     ]
     row = session.execute(sa.select(*columns)).one()
     return dict(row._mapping)

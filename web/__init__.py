@@ -1,13 +1,26 @@
-"""The Flask app: a thin layer over the engine's API (never imports SpiffWorkflow)."""
+"""The Flask app: a thin layer over the engine's API (never imports SpiffWorkflow).
+
+One blueprint per area (auth, tasks, intake, cases, search, notices, admin); every page but the login
+needs a signed-in user, and every form carries a CSRF token (Flask-WTF).
+"""
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from engine import Engine
+
+csrf = CSRFProtect()
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
@@ -15,16 +28,31 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("XINFANG_SECRET_KEY", "dev-only-change-me"),
         DATABASE_URL=os.environ.get("XINFANG_DATABASE_URL"),
+        # Browsers treat http://localhost and 127.0.0.1 as secure, so the embedded set-up works as is;
+        # behind plain http on another host set XINFANG_SECURE_COOKIES=false (better: put TLS in front).
+        SESSION_COOKIE_SECURE=_env_flag("XINFANG_SECURE_COOKIES", True),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: a long form is never lost
+        MAX_CONTENT_LENGTH=100 * 1024 * 1024,
+        RATELIMIT_STORAGE_URI=os.environ.get("XINFANG_RATELIMIT_STORAGE_URI", "memory://"),
+        NODE_MODULES=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node_modules"),
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
         app.config.from_mapping(test_config)
     app.extensions["xinfang"] = engine or Engine(app.config["DATABASE_URL"])
+    csrf.init_app(app)
 
-    from web import filters, home
+    from web import admin, assets, auth, cases, errors, filters, home, intake, nav, notices, search, tasks
 
+    auth.limiter.init_app(app)
     filters.register(app)
-    app.register_blueprint(home.bp)
+    errors.register(app)
+    nav.register(app)
+    for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp):
+        app.register_blueprint(blueprint)
     return app
 
 

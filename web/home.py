@@ -1,14 +1,21 @@
-"""The start page: what is deployed. Grows into the task queues with the web UI issue."""
+"""The start page is the signed-in user's task queue; the deployed processes are listed for owners."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 
 from web import current_engine
+from web.auth import require_role
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index():
+    return redirect(url_for("tasks.queue"))
+
+
+@bp.get("/processes")
+@require_role("process_owner", "admin", "auditor")
+def processes():
     return render_template("home/index.html", deployments=current_engine().deployments())

@@ -1,0 +1,81 @@
+"""Searching the petition registry within the reader's scope. Reporter names are searched only for
+those who may see reporters, and each such search is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine import access, views
+from engine.errors import Forbidden
+from engine.models import Case, Petition, PetitionAccused
+from engine.organisation import Actor
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    registration_number: str = ""
+    accused: str = ""  # name or unit
+    text: str = ""  # summary
+    channel: str = ""
+    category: str = ""
+    status: str = ""
+    received_from: date | None = None
+    received_to: date | None = None
+    reporter: str = ""  # only for readers of reporter identity
+    limit: int = 50
+    offset: int = 0
+
+    def is_empty(self) -> bool:
+        return not any((self.registration_number, self.accused, self.text, self.channel, self.category, self.status,
+                        self.received_from, self.received_to, self.reporter))
+
+
+def may_search_reporters(actor: Actor) -> bool:
+    return bool(actor.roles & access.PETITION_OFFICE)
+
+
+def _like(value: str) -> str:
+    escaped = value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(query: SearchQuery) -> list:
+    found = []
+    if query.registration_number.strip():
+        found.append(Petition.registration_number.ilike(_like(query.registration_number), escape="\\"))
+    if query.accused.strip():
+        pattern = _like(query.accused)
+        found.append(Petition.id.in_(sa.select(PetitionAccused.petition_id).where(sa.or_(
+            PetitionAccused.name.ilike(pattern, escape="\\"), PetitionAccused.unit.ilike(pattern, escape="\\")))))
+    if query.text.strip():
+        found.append(Petition.summary.ilike(_like(query.text), escape="\\"))
+    for column, value in ((Petition.channel, query.channel), (Petition.category, query.category),
+                          (Petition.status, query.status)):
+        if value:
+            found.append(column == value)
+    if query.received_from:
+        found.append(Petition.received_on >= query.received_from)
+    if query.received_to:
+        found.append(Petition.received_on <= query.received_to)
+    if query.reporter.strip():
+        found.append(Case.data["reporter_name"].as_string().ilike(_like(query.reporter), escape="\\"))
+    return found
+
+
+def search(session: Session, actor: Actor, query: SearchQuery) -> dict[str, Any]:
+    if query.reporter.strip() and not may_search_reporters(actor):
+        raise Forbidden("您无权按反映人检索")
+    statement = (
+        sa.select(Petition).join(Case, Case.id == Petition.case_id)
+        .where(access.case_scope(actor), *_conditions(query))
+    )
+    total = session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+    rows = list(session.scalars(statement.order_by(Petition.received_on.desc(), Petition.id.desc())
+                                .limit(query.limit).offset(query.offset)))
+    accused = views.accused_of(session, [row.id for row in rows])
+    return {"total": total, "rows": [{**views.petition_row(row, actor), "accused": accused[row.id]} for row in rows]}

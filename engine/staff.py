@@ -1,0 +1,227 @@
+"""What the staff web UI asks of the engine, with the reader's scope applied: logins, queues, task and
+case pages, intake, attachments, notices. `Engine.staff` is one of these."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine import accounts, audit, notices, search, views, workitems
+from engine.errors import Forbidden, NotFound
+from engine.forms import Form, validate_submission
+from engine.models import Attachment, Case, Department, Deployment, User, WorkItem
+from engine.organisation import Actor, UnknownUser, load_actor
+
+if TYPE_CHECKING:
+    from engine.api import Engine
+
+INTAKE = ("petition", "intake", "Task_register")  # (case process, stage process, registration task)
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".txt": "text/plain", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+}
+
+
+class AttachmentRejected(ValueError):
+    """A file that may not be stored; the message is for the user."""
+
+
+def check_attachment(filename: str, size: int) -> str:
+    """The content type to store for an acceptable file; raises AttachmentRejected otherwise."""
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix not in ATTACHMENT_TYPES:
+        allowed = "、".join(sorted(s.lstrip(".") for s in ATTACHMENT_TYPES))
+        raise AttachmentRejected(f"附件“{filename}”的类型不允许，只接受：{allowed}")
+    if size > MAX_ATTACHMENT_BYTES:
+        raise AttachmentRejected(f"附件“{filename}”超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB")
+    if size == 0:
+        raise AttachmentRejected(f"附件“{filename}”是空文件")
+    return ATTACHMENT_TYPES[suffix]
+
+
+def auth_stamp(password_hash: str | None) -> str:
+    """Changes when the password does, so a password change ends the user's other sessions."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+class StaffViews:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.db = engine.db
+
+    # ---- accounts ---------------------------------------------------------------------------------
+
+    def login(self, name: str, password: str) -> tuple[Actor, str] | None:
+        """The actor and its session stamp for a correct login; None otherwise."""
+        with self.db.write() as session:
+            if not accounts.authenticate(session, name, password):
+                return None
+            user = session.get(User, name)
+            return load_actor(session, name), auth_stamp(user.password_hash)
+
+    def session_actor(self, name: str, stamp: str) -> Actor | None:
+        """The actor of a session cookie, if the user is still active and the password unchanged."""
+        with self.db.read() as session:
+            user = session.get(User, name)
+            if user is None or not user.active or auth_stamp(user.password_hash) != stamp:
+                return None
+            try:
+                return load_actor(session, name)
+            except UnknownUser:
+                return None
+
+    def change_password(self, actor: Actor, current: str, new: str) -> str:
+        """Returns the new session stamp."""
+        with self.db.write() as session:
+            accounts.change_password(session, actor.name, current, new)
+            return auth_stamp(session.get(User, actor.name).password_hash)
+
+    # ---- queues ------------------------------------------------------------------------------------
+
+    def queue_page(self, actor: Actor, query: workitems.QueueQuery) -> dict[str, Any]:
+        with self.db.read() as session:
+            return views.queue_page(session, actor, query, self.engine.now())
+
+    def views_of(self, actor: Actor) -> tuple[str, ...]:
+        return workitems.views_of(actor)
+
+    def departments(self) -> dict[str, str]:
+        with self.db.read() as session:
+            return dict(session.execute(sa.select(Department.code, Department.name).order_by(Department.code)).all())
+
+    def stages(self) -> dict[str, str]:
+        with self.db.read() as session:
+            return views.process_names(session)
+
+    def colleagues(self, task_id: str, actor: Actor) -> list[dict[str, str]]:
+        """Active users who could take the task over (same role and department), the actor excepted."""
+        with self.db.read() as session:
+            item = self._item(session, task_id)
+            unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
+                                  department=item.department, assignee=None)
+            users = session.scalars(sa.select(User).where(User.active.is_(True), User.name != actor.name)
+                                    .order_by(User.name))
+            found = []
+            for user in users:
+                other = load_actor(session, user.name)
+                if workitems.may_work_on(other, unassigned):
+                    found.append({"name": user.name, "display_name": user.display_name})
+            return found
+
+    # ---- task and case pages ---------------------------------------------------------------------
+
+    def task_page(self, task_id: str, actor: Actor) -> dict[str, Any]:
+        with self.db.read() as session:
+            item = self._item(session, task_id)
+            if not workitems.may_work_on(actor, item) and item.assignee != actor.name:
+                case = views.scoped_case(session, actor, item.case_id)
+            else:
+                case = session.get(Case, item.case_id)
+            loaded = self.engine.specs.for_id(session, case.deployment_id)
+            form, instructions = views.form_of(loaded, item.process_id, item.bpmn_id)
+            context = views.case_context(session, self.engine.specs, actor, case)
+            page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
+                    "may_work": workitems.may_work_on(actor, item), "stage": views.process_names(session)
+                    .get(item.process_id, item.process_id)}
+        self._audit_reporter_view(case.id, actor, context.revealed, f"task:{item.bpmn_id}")
+        return page
+
+    def case_page(self, case_id: int, actor: Actor) -> dict[str, Any]:
+        with self.db.read() as session:
+            case = views.scoped_case(session, actor, case_id)
+            context = views.case_context(session, self.engine.specs, actor, case)
+            items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
+            page = {"context": context, "work_items": [workitems.as_dict(item) for item in items],
+                    "stages": views.process_names(session)}
+        page.update({key: value for key, value in self.engine.case(case_id).items()
+                     if key in ("timers", "incidents", "events", "deployment")})
+        self._audit_reporter_view(case_id, actor, context.revealed, "case")
+        return page
+
+    def _audit_reporter_view(self, case_id: int, actor: Actor, revealed: tuple[str, ...], where: str) -> None:
+        if not revealed:
+            return
+        with self.db.write() as session:
+            audit.append(session, kind="reporter viewed", actor=actor.name, at=self.engine.now(), case_id=case_id,
+                         payload={"fields": list(revealed), "where": where})
+
+    # ---- intake ------------------------------------------------------------------------------------
+
+    def intake_form(self) -> Form:
+        with self.db.read() as session:
+            loaded = self.engine.specs.for_id(session, self._latest_deployment(session, INTAKE[0]))
+            return views.form_of(loaded, INTAKE[1], INTAKE[2])[0]
+
+    def register(self, data: dict[str, Any], files: list[tuple[str, bytes]], actor: Actor) -> int:
+        """Start a petition case and complete its registration in one go; the form is checked before the
+        case exists, so bad input leaves nothing behind. Returns the case id."""
+        if "petition_staff" not in actor.roles:
+            raise Forbidden("只有信访室工作人员可以受理登记")
+        validate_submission(self.intake_form(), data)
+        checked = [(name, content, check_attachment(name, len(content))) for name, content in files]
+        case_id = self.engine.start_case(INTAKE[0], {}, actor)
+        self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
+        with self.db.write() as session:
+            for name, content, content_type in checked:
+                session.add(Attachment(case_id=case_id, filename=name, content_type=content_type,
+                                       size=len(content), content=content, uploaded_by=actor.name,
+                                       uploaded_at=self.engine.now()))
+        return case_id
+
+    def attachment(self, attachment_id: int, actor: Actor) -> tuple[str, str, bytes]:
+        """(file name, content type, bytes) of an attachment of a case in the actor's scope."""
+        with self.db.read() as session:
+            row = session.get(Attachment, attachment_id)
+            if row is None:
+                raise NotFound("附件不存在")
+            views.scoped_case(session, actor, row.case_id)
+            return row.filename, row.content_type, row.content
+
+    # ---- search -------------------------------------------------------------------------------------
+
+    def search(self, actor: Actor, query: search.SearchQuery) -> dict[str, Any]:
+        with self.db.read() as session:
+            found = search.search(session, actor, query)
+        if query.reporter.strip():
+            with self.db.write() as session:
+                audit.append(session, kind="reporter searched", actor=actor.name, at=self.engine.now(),
+                             payload={"reporter": query.reporter.strip(), "results": found["total"]})
+        return found
+
+    # ---- notices -----------------------------------------------------------------------------------
+
+    def unread_notices(self, actor: Actor) -> int:
+        with self.db.read() as session:
+            return notices.unread_count(session, actor.name)
+
+    def notices(self, actor: Actor, unread_only: bool = False) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            return notices.list_notices(session, actor.name, unread_only)
+
+    def mark_notices_read(self, actor: Actor, ids: list[int]) -> int:
+        with self.db.write() as session:
+            return notices.mark_read(session, actor.name, ids, self.engine.now())
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _item(session, task_id: str) -> WorkItem:
+        item = session.scalars(sa.select(WorkItem).where(WorkItem.task_id == task_id)).first()
+        if item is None:
+            raise NotFound("任务不存在或已办结")
+        return item
+
+    @staticmethod
+    def _latest_deployment(session, process_id: str) -> int:
+        deployment_id = session.scalar(sa.select(Deployment.id).where(Deployment.process_id == process_id)
+                                       .order_by(Deployment.version.desc()).limit(1))
+        if deployment_id is None:
+            raise NotFound(f"流程 {process_id} 尚未部署")
+        return deployment_id

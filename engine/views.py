@@ -1,0 +1,191 @@
+"""Read models for the staff pages: queue rows with their item's registry facts, a task with its form,
+and a case as its reader may see it (scope checked, reporter masked or its viewing audited).
+
+Everything here reads tables only, except the task form and instructions, which come from the cached
+parsed deployment — never from a deserialised case.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine import access, workitems
+from engine.deployments import LoadedSpec, SpecCache
+from engine.errors import NotFound
+from engine.forms import Form
+from engine.jsonutil import jsonable
+from engine.models import Attachment, Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
+from engine.organisation import Actor
+
+OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
+SEALED_SUMMARY = "（密封件，内容不予显示）"
+# Case data keys that carry an opinion or a decision's reasons, shown as "earlier opinions".
+OPINION_SUFFIXES = ("opinion", "_note", "instruction", "_reason")
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What a page shows of a case beside a task or on the case page."""
+
+    case: dict[str, Any]
+    petition: dict[str, Any] | None
+    accused: list[dict[str, Any]]
+    data: dict[str, Any]  # masked unless reporter_visible
+    reporter_visible: bool
+    confidential: dict[str, str]  # the reporter fields of this case's forms: id -> label
+    opinions: list[dict[str, Any]]
+    attachments: list[dict[str, Any]]
+    deadlines: list[dict[str, Any]]
+    revealed: tuple[str, ...]  # reporter fields shown filled in: the caller audits the view
+
+
+def process_names(session: Session) -> dict[str, str]:
+    rows = session.execute(sa.select(Deployment.process_id, Deployment.name).order_by(Deployment.version))
+    return {process_id: name or process_id for process_id, name in rows}
+
+
+def display_names(session: Session, names: set[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    rows = session.execute(sa.select(User.name, User.display_name).where(User.name.in_(names)))
+    return dict(rows.all())
+
+
+def task_spec(loaded: LoadedSpec, process_id: str, bpmn_id: str) -> Any:
+    spec = loaded.spec if loaded.spec.name == process_id else loaded.subprocess_specs.get(process_id)
+    task = spec.task_specs.get(bpmn_id) if spec is not None else None
+    if task is None:
+        raise NotFound(f"流程 {process_id} 中没有任务 {bpmn_id}")
+    return task
+
+
+def confidential_fields(loaded: LoadedSpec) -> dict[str, str]:
+    """Every form field marked confidential in the deployment (the reporter's identity): id -> label."""
+    found: dict[str, str] = {}
+    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+        for task in spec.task_specs.values():
+            form = getattr(task, "xinfang_form", None)
+            for field in form.fields if form else ():
+                if field.confidential:
+                    found.setdefault(field.id, field.label)
+    return found
+
+
+def form_of(loaded: LoadedSpec, process_id: str, bpmn_id: str) -> tuple[Form, str]:
+    """A user task's form and its instructions (the diagram's documentation)."""
+    spec = task_spec(loaded, process_id, bpmn_id)
+    return getattr(spec, "xinfang_form", Form()), (spec.documentation or "").strip()
+
+
+def scoped_case(session: Session, actor: Actor, case_id: int) -> Case:
+    """The case if the actor may see it; NotFound otherwise, so a guessed id reveals nothing."""
+    visible = session.scalar(access.scoped_cases(actor).where(Case.id == case_id))
+    if visible is None:
+        raise NotFound(OUT_OF_SCOPE)
+    return session.get(Case, case_id)
+
+
+def petition_row(petition: Petition, actor: Actor) -> dict[str, Any]:
+    row = {column.key: getattr(petition, column.key) for column in Petition.__table__.columns}
+    row.pop("query_code_hash")
+    if petition.sealed and not actor.roles & access.SEALED_READERS:
+        row["summary"] = SEALED_SUMMARY
+    return jsonable(row)
+
+
+def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {pid: [] for pid in petition_ids}
+    if not petition_ids:
+        return found
+    rows = session.scalars(sa.select(PetitionAccused).where(PetitionAccused.petition_id.in_(petition_ids))
+                           .order_by(PetitionAccused.petition_id, PetitionAccused.position))
+    for row in rows:
+        found[row.petition_id].append({"name": row.name, "unit": row.unit, "position": row.position_title,
+                                       "rank": row.rank, "region": row.region})
+    return found
+
+
+def queue_page(session: Session, actor: Actor, query: workitems.QueueQuery, now: datetime,
+               due_soon_days: int = 3) -> dict[str, Any]:
+    items = workitems.queue(session, actor, query, now)
+    total = workitems.queue_total(session, actor, query, now)
+    case_ids = [item.case_id for item in items]
+    petitions = {p.case_id: p for p in session.scalars(sa.select(Petition).where(Petition.case_id.in_(case_ids)))}
+    accused = accused_of(session, [p.id for p in petitions.values()])
+    names = process_names(session)
+    people = display_names(session, {item.assignee for item in items if item.assignee})
+    rows = []
+    for item in items:
+        petition = petitions.get(item.case_id)
+        rows.append({
+            "task_id": item.task_id, "case_id": item.case_id, "name": item.name,
+            "stage": names.get(item.process_id, item.process_id), "department": item.department,
+            "assignee": item.assignee, "assignee_name": people.get(item.assignee, item.assignee),
+            "created_at": item.created_at, "due_at": item.due_at,
+            "overdue": item.due_at is not None and item.due_at < now,
+            "due_soon": item.due_at is not None and now <= item.due_at < now + timedelta(days=due_soon_days),
+            "petition": petition_row(petition, actor) if petition else None,
+            "accused": accused.get(petition.id, []) if petition else [],
+        })
+    return {"rows": rows, "total": total}
+
+
+def _opinions(session: Session, case_id: int) -> list[dict[str, Any]]:
+    events = session.scalars(sa.select(Event).where(Event.case_id == case_id, Event.kind == "complete")
+                             .order_by(Event.case_seq))
+    people = {}
+    found = []
+    for event in events:
+        payload = json.loads(event.payload)
+        texts = {key: value for key, value in (payload.get("data") or {}).items()
+                 if key.endswith(OPINION_SUFFIXES) and isinstance(value, str) and value.strip()}
+        if texts:
+            people.setdefault(event.actor, None)
+            found.append({"task": payload.get("task") or event.bpmn_id, "actor": event.actor, "at": event.at,
+                          "texts": texts})
+    labels = display_names(session, set(people))
+    for opinion in found:
+        opinion["actor_name"] = labels.get(opinion["actor"], opinion["actor"])
+    return jsonable(found)
+
+
+def attachments_of(session: Session, case_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        sa.select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
+                  Attachment.uploaded_by, Attachment.uploaded_at)
+        .where(Attachment.case_id == case_id).order_by(Attachment.id)
+    )
+    return jsonable([dict(row._mapping) for row in rows])
+
+
+def _deadlines(session: Session, case_id: int) -> list[dict[str, Any]]:
+    items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.due_at.is_not(None))
+                            .order_by(WorkItem.due_at))
+    return jsonable([{"task": item.name, "due_at": item.due_at, "remind_at": item.remind_at,
+                      "department": item.department, "assignee": item.assignee} for item in items])
+
+
+def case_context(session: Session, specs: SpecCache, actor: Actor, case: Case) -> CaseContext:
+    petition = session.scalars(sa.select(Petition).where(Petition.case_id == case.id)).first()
+    confidential = confidential_fields(specs.for_id(session, case.deployment_id))
+    handling_department = petition.handling_department if petition else case.data.get("handling_department")
+    visible = access.may_see_reporter(actor, handling_department)
+    data = dict(case.data) if visible else access.mask(case.data, confidential)
+    return CaseContext(
+        case={"id": case.id, "process_id": case.process_id, "status": case.status, "created_by": case.created_by,
+              "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+              "completed_at": case.completed_at.isoformat() if case.completed_at else None,
+              "deployment_id": case.deployment_id},
+        petition=petition_row(petition, actor) if petition else None,
+        accused=accused_of(session, [petition.id])[petition.id] if petition else [],
+        data=data, reporter_visible=visible, confidential=confidential,
+        opinions=_opinions(session, case.id), attachments=attachments_of(session, case.id),
+        deadlines=_deadlines(session, case.id),
+        revealed=tuple(access.reveals(case.data, confidential)) if visible else (),
+    )

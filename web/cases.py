@@ -1,0 +1,29 @@
+"""The case page and the case's attachments, within the reader's scope."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, g, render_template
+
+from web import current_engine
+from web.tasks import CATEGORIES, CHANNELS
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+@bp.get("/<int:case_id>")
+def show(case_id: int):
+    page = current_engine().staff.case_page(case_id, g.actor)
+    return render_template("cases/show.html", page=page, ctx=page["context"], channels=CHANNELS,
+                           categories=CATEGORIES)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int):
+    filename, content_type, content = current_engine().staff.attachment(attachment_id, g.actor)
+    response = Response(content, mimetype=content_type)
+    # always a download: an uploaded file must never run as a page of this site
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,24 @@
+"""In-app notices: new tasks, reminders, overdue items, returns; marked read when opened."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from web import current_engine
+
+bp = Blueprint("notices", __name__, url_prefix="/notices")
+
+
+@bp.get("/")
+def index():
+    unread_only = request.args.get("unread") == "1"
+    return render_template("notices/index.html", notices=current_engine().staff.notices(g.actor, unread_only),
+                           unread_only=unread_only)
+
+
+@bp.post("/read")
+def mark_read():
+    ids = [int(value) for value in request.form.getlist("id") if value.isdigit()]
+    marked = current_engine().staff.mark_notices_read(g.actor, ids)
+    flash(f"已将 {marked} 条通知标为已读", "info")
+    return redirect(url_for("notices.index"))

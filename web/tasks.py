@@ -1,0 +1,112 @@
+"""Task queues (待办) and the task page: claim, release, reassign, fill in and complete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from engine import Conflict, Forbidden, FormErrors, IncidentRaised
+from engine.workitems import QueueQuery
+from web import current_engine
+from web.formdata import initial_values, row_errors, submission
+from web.nav import VIEW_LABELS
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+PAGE_SIZE = 50
+CHANNELS = {"letter": "来信", "visit": "来访", "phone": "来电", "web": "网络"}
+CATEGORIES = {"accusation": "检举控告", "appeal": "申诉", "suggestion": "批评建议", "out_of_scope": "业务范围外",
+              "no_substance": "无实质内容"}
+SORTS = {"due": "按期限", "arrived": "按到达时间", "case": "按案件"}
+
+
+def _query(view: str) -> QueueQuery:
+    args = request.args
+    page = max(args.get("page", 1, type=int) or 1, 1)
+    return QueueQuery(view=view, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                      sort=args.get("sort") if args.get("sort") in SORTS else "due",
+                      stage=args.get("stage") or None, channel=args.get("channel") or None,
+                      category=args.get("category") or None, department=args.get("department") or None)
+
+
+@bp.get("/")
+def queue():
+    engine = current_engine()
+    views = engine.staff.views_of(g.actor)
+    view = request.args.get("view", "mine")
+    if view not in views:
+        abort(404)
+    query = _query(view)
+    page = engine.staff.queue_page(g.actor, query)
+    return render_template(
+        "tasks/queue.html", view=view, views=views, labels=VIEW_LABELS, rows=page["rows"], total=page["total"],
+        page=query.offset // PAGE_SIZE + 1, pages=max((page["total"] + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        stages=engine.staff.stages(), channels=CHANNELS, categories=CATEGORIES, sorts=SORTS,
+        departments=engine.staff.departments(), args=request.args,
+    )
+
+
+def _task_page(task_id: str, values=None, errors=None, status: int = 200):
+    page = current_engine().staff.task_page(task_id, g.actor)
+    context = page["context"]
+    if values is None:
+        values = initial_values(page["form"], context.data, not context.reporter_visible)
+    errors = errors or {}
+    groups = {group: row_errors(errors, group) for group in page["form"].groups()}
+    colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_work"] else []
+    return render_template("tasks/task.html", page=page, item=page["item"], form=page["form"], ctx=context,
+                           values=values, errors=errors, row_errors=groups, colleagues=colleagues,
+                           channels=CHANNELS, categories=CATEGORIES), status
+
+
+@bp.get("/<task_id>")
+def task(task_id: str):
+    return _task_page(task_id)
+
+
+@bp.post("/<task_id>")
+def complete(task_id: str):
+    engine = current_engine()
+    form = engine.staff.task_page(task_id, g.actor)["form"]
+    data = submission(form, request.form)
+    try:
+        engine.complete(task_id, g.actor, data)
+    except FormErrors as invalid:
+        flash(f"表单有 {len(invalid.errors)} 处需要修改，请查看标红的项目", "error")
+        return _task_page(task_id, values=data, errors=invalid.errors, status=422)
+    except IncidentRaised as incident:
+        flash(f"提交未成功：{incident.message}（已记录为故障 #{incident.incident_id}，请联系流程管理员）", "error")
+        return _task_page(task_id, values=data, status=500)
+    except (Conflict, Forbidden) as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("tasks.queue"))
+    flash("已提交", "info")
+    return redirect(url_for("tasks.queue"))
+
+
+def _act(task_id: str, action, done: str):
+    try:
+        action()
+    except (Conflict, Forbidden) as refused:
+        flash(refused.message, "error")
+    else:
+        flash(done, "info")
+    return redirect(request.form.get("next") or url_for("tasks.task", task_id=task_id))
+
+
+@bp.post("/<task_id>/claim")
+def claim(task_id: str):
+    return _act(task_id, lambda: current_engine().claim(task_id, g.actor), "已领取，任务已进入“我的待办”")
+
+
+@bp.post("/<task_id>/release")
+def release(task_id: str):
+    return _act(task_id, lambda: current_engine().unclaim(task_id, g.actor), "已退回到候选人队列")
+
+
+@bp.post("/<task_id>/reassign")
+def reassign(task_id: str):
+    engine = current_engine()
+    name = request.form.get("to", "")
+    if name not in {c["name"] for c in engine.staff.colleagues(task_id, g.actor)}:
+        flash("请选择同一角色、同一部门的同事", "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    return _act(task_id, lambda: engine.reassign(task_id, g.actor, engine.actor(name)), "已转交")
