@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine import accounts, audit, notices, search, views, workitems
-from engine.errors import Forbidden, NotFound
+from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import Form, validate_submission
-from engine.models import Attachment, Case, Department, Deployment, User, WorkItem
+from engine.models import Attachment, Case, Department, Deployment, Event, User, WorkItem
 from engine.organisation import Actor, UnknownUser, load_actor
 
 if TYPE_CHECKING:
@@ -215,6 +215,9 @@ class StaffViews:
     def _item(session, task_id: str) -> WorkItem:
         item = session.scalars(sa.select(WorkItem).where(WorkItem.task_id == task_id)).first()
         if item is None:
+            done = audit.completed_by(session, Event.task_id == task_id)
+            if done is not None:
+                raise Conflict(done)  # "already completed by X at T" tells a late colleague what happened
             raise NotFound("任务不存在或已办结")
         return item
 

@@ -7,13 +7,15 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from web import current_engine
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
+KIND_LABELS = {"new_task": "新任务", "reminder": "期限提醒", "overdue": "超期", "returned": "退回",
+               "supervision": "督办", "extension": "延期"}
 
 
 @bp.get("/")
 def index():
     unread_only = request.args.get("unread") == "1"
     return render_template("notices/index.html", notices=current_engine().staff.notices(g.actor, unread_only),
-                           unread_only=unread_only)
+                           unread_only=unread_only, kinds=KIND_LABELS)
 
 
 @bp.post("/read")

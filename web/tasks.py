@@ -65,9 +65,9 @@ def task(task_id: str):
 @bp.post("/<task_id>")
 def complete(task_id: str):
     engine = current_engine()
-    form = engine.staff.task_page(task_id, g.actor)["form"]
-    data = submission(form, request.form)
+    data: dict = {}
     try:
+        data = submission(engine.staff.task_page(task_id, g.actor)["form"], request.form)
         engine.complete(task_id, g.actor, data)
     except FormErrors as invalid:
         flash(f"表单有 {len(invalid.errors)} 处需要修改，请查看标红的项目", "error")

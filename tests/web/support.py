@@ -25,3 +25,19 @@ def login(client: FlaskClient, name: str, password: str = DEMO_PASSWORD):
 def post(client: FlaskClient, path: str, data: dict | None = None, token_from: str = "/tasks/", **kwargs):
     """POST with a valid CSRF token taken from a page of the signed-in session."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)}, **kwargs)
+
+
+REGISTRATION_FORM = {
+    "received_on": "2026-03-02", "channel": "letter", "source": "direct", "urgency": "normal",
+    "summary": "某街道城建办主任张某在工程招标中收受施工方礼金", "problem_type": "integrity",
+    "accused.0.name": "张某", "accused.0.unit": "某街道城建办", "accused.0.position": "主任",
+    "real_name": "true", "real_name_verified": "true", "reporter_name": "李某", "reporter_contact": "13800000000",
+}
+
+
+def register(client: FlaskClient, **changes) -> int:
+    """Register an item through the intake page as the signed-in user; returns the case id."""
+    response = post(client, "/intake/new", {**REGISTRATION_FORM, **changes}, token_from="/intake/new",
+                    content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
