@@ -323,5 +323,7 @@ def serve(ctx: click.Context, host: str, port: int, run_scheduler: bool, interva
         engine.scheduler().start(interval)
     app = create_app(engine=engine)
     click.echo(f"信访举报流程系统已启动：http://{host}:{port}/")
-    click.echo(f"演示账号见 {DEMO_ORGANISATION.relative_to(ROOT)}（如 xf_wang、leader_li、admin）")
+    click.echo(f"演示账号见 {DEMO_ORGANISATION.relative_to(ROOT)}：信访室 xf_wang、信访室主任 xf_chen、"
+               "分管领导 leader_li、主要负责同志 leader_zhao、承办 s1_liu / s1_sun、系统管理员 admin；"
+               "初始密码 xinfang-demo（登录后请修改）")
     waitress_serve(app, host=host, port=port, threads=8)
