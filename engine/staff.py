@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import accounts, audit, notices, search, views, workitems
+from engine import accounts, audit, casediagram, casepage, notices, search, views, workitems
+from engine.commands import REASSIGNERS
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import Form, validate_submission
-from engine.models import Attachment, Case, Department, Deployment, Event, User, WorkItem
+from engine.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem
 from engine.organisation import Actor, UnknownUser, load_actor
 
 if TYPE_CHECKING:
@@ -128,8 +129,11 @@ class StaffViews:
             form, instructions = views.form_of(loaded, item.process_id, item.bpmn_id)
             context = views.case_context(session, self.engine.specs, actor, case)
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
-                    "may_work": workitems.may_work_on(actor, item), "stage": views.process_names(session)
-                    .get(item.process_id, item.process_id)}
+                    "may_work": workitems.may_work_on(actor, item),
+                    # the assignee hands a claimed task on; the head may redistribute any claimed task
+                    "may_reassign": item.assignee is not None and (
+                        item.assignee == actor.name or bool(actor.roles & REASSIGNERS)),
+                    "stage": views.process_names(session).get(item.process_id, item.process_id)}
         self._audit_reporter_view(case.id, actor, context.revealed, f"task:{item.bpmn_id}")
         return page
 
@@ -137,13 +141,34 @@ class StaffViews:
         with self.db.read() as session:
             case = views.scoped_case(session, actor, case_id)
             context = views.case_context(session, self.engine.specs, actor, case)
+            loaded = self.engine.specs.for_id(session, case.deployment_id)
+            timeline = casepage.case_timeline(session, loaded, case_id, context.reporter_visible, context.confidential)
             items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
+            petition = session.scalars(sa.select(Petition).where(Petition.case_id == case_id)).first()
             page = {"context": context, "work_items": [workitems.as_dict(item) for item in items],
-                    "stages": views.process_names(session)}
+                    "stages": views.process_names(session), "timeline": timeline.entries,
+                    "deadlines": casepage.case_deadlines(session, case_id, self.engine.now()),
+                    "linked": casepage.linked_petitions(session, actor, petition) if petition else None}
+        # not the raw events: their payloads hold submitted reporter fields; the timeline masks them
         page.update({key: value for key, value in self.engine.case(case_id).items()
-                     if key in ("timers", "incidents", "events", "deployment")})
-        self._audit_reporter_view(case_id, actor, context.revealed, "case")
+                     if key in ("timers", "incidents", "deployment")})
+        revealed = tuple(sorted(set(context.revealed) | set(timeline.revealed)))
+        self._audit_reporter_view(case_id, actor, revealed, "case")
         return page
+
+    def case_diagram(self, case_id: int, actor: Actor) -> dict[str, Any]:
+        """The case's diagrams with element states, for the viewer (same scope as the case page)."""
+        with self.db.read() as session:
+            views.scoped_case(session, actor, case_id)
+            return casediagram.case_diagram(session, self.engine.specs, self.engine.commands.serializer,
+                                            case_id).as_dict()
+
+    def assignment_slip(self, case_id: int, actor: Actor) -> dict[str, Any]:
+        """The printable assignment slip (交办单); it never carries the reporter, so nothing to audit."""
+        with self.db.read() as session:
+            case = views.scoped_case(session, actor, case_id)
+            loaded = self.engine.specs.for_id(session, case.deployment_id)
+            return casepage.assignment_slip(session, loaded, actor, case)
 
     def _audit_reporter_view(self, case_id: int, actor: Actor, revealed: tuple[str, ...], where: str) -> None:
         if not revealed:

@@ -1,10 +1,11 @@
-"""The case page and the case's attachments, within the reader's scope."""
+"""The case page, its diagram data, the printable assignment slip and the case's attachments, all within
+the reader's scope (the engine raises NotFound for a case outside it)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, render_template
+from flask import Blueprint, Response, g, jsonify, render_template
 
 from web import current_engine
 from web.tasks import CATEGORIES, CHANNELS
@@ -17,6 +18,19 @@ def show(case_id: int):
     page = current_engine().staff.case_page(case_id, g.actor)
     return render_template("cases/show.html", page=page, ctx=page["context"], channels=CHANNELS,
                            categories=CATEGORIES)
+
+
+@bp.get("/<int:case_id>/diagram.json")
+def diagram(case_id: int):
+    response = jsonify(current_engine().staff.case_diagram(case_id, g.actor))
+    response.headers["Cache-Control"] = "no-store"  # the state changes with every command on the case
+    return response
+
+
+@bp.get("/<int:case_id>/slip")
+def slip(case_id: int):
+    return render_template("cases/slip.html", case_id=case_id, slip=current_engine().staff.assignment_slip(
+        case_id, g.actor), channels=CHANNELS)
 
 
 @bp.get("/attachments/<int:attachment_id>")

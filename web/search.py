@@ -9,12 +9,10 @@ from flask import Blueprint, g, render_template, request
 
 from engine.search import SearchQuery, may_search_reporters
 from web import current_engine
-from web.tasks import CATEGORIES, CHANNELS
+from web.labels import CATEGORIES, CHANNELS, STATUSES
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 PAGE_SIZE = 50
-STATUSES = {"registered": "已登记", "classified": "已分流", "assigned": "已交办", "handled": "已办结",
-            "archived": "已归档"}
 
 
 def _date(name: str, errors: dict[str, str]) -> date | None:

@@ -8,13 +8,11 @@ from engine import Conflict, Forbidden, FormErrors, IncidentRaised
 from engine.workitems import QueueQuery
 from web import current_engine
 from web.formdata import initial_values, row_errors, submission
+from web.labels import CATEGORIES, CHANNELS
 from web.nav import VIEW_LABELS
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 PAGE_SIZE = 50
-CHANNELS = {"letter": "来信", "visit": "来访", "phone": "来电", "web": "网络"}
-CATEGORIES = {"accusation": "检举控告", "appeal": "申诉", "suggestion": "批评建议", "out_of_scope": "业务范围外",
-              "no_substance": "无实质内容"}
 SORTS = {"due": "按期限", "arrived": "按到达时间", "case": "按案件"}
 
 
@@ -51,7 +49,7 @@ def _task_page(task_id: str, values=None, errors=None, status: int = 200):
         values = initial_values(page["form"], context.data, not context.reporter_visible)
     errors = errors or {}
     groups = {group: row_errors(errors, group) for group in page["form"].groups()}
-    colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_work"] else []
+    colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_reassign"] else []
     return render_template("tasks/task.html", page=page, item=page["item"], form=page["form"], ctx=context,
                            values=values, errors=errors, row_errors=groups, colleagues=colleagues,
                            channels=CHANNELS, categories=CATEGORIES), status

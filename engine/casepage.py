@@ -1,0 +1,287 @@
+"""Read models of the case page: the timeline of the case's audit events, its current deadlines, the
+linked duplicates, and the assignment slip (交办单).
+
+Like engine/views.py these read tables and the cached parsed deployment only. Reporter identity is
+masked here, before anything reaches a template, for readers who may not see it; whoever shows a
+timeline with revealed fields audits the view (see `Timeline.revealed`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine import access
+from engine.calendar import SHANGHAI
+from engine.deployments import LoadedSpec
+from engine.errors import NotFound, local_minutes
+from engine.forms import Form, FormField
+from engine.jsonutil import jsonable
+from engine.models import Case, Department, Event, Petition, Timer, WorkItem
+from engine.organisation import Actor
+from engine.views import OPINION_SUFFIXES, accused_of, display_names, form_of, petition_row, process_names, task_spec
+
+EVENT_LABELS = {
+    "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
+    "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
+    "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息", "migrate": "迁移流程版本",
+}
+# Actors that are not users: the scheduler fires timers under this name (engine/commands.py SCHEDULER).
+SYSTEM_ACTORS = {"scheduler": "系统定时器"}
+VIEW_PLACES = {"case": "案件页", "task": "任务页"}
+PROPOSAL_TASK = ("signoff", "Task_propose")
+SIGNOFF_TASK = ("signoff", "Task_leader_signoff")
+APPROVED = "approve"  # the sign-off decision that makes the slip final
+ISSUER_KIND = "petition"  # the department kind of the petition office, which issues the slip
+DEFAULT_ISSUER = "信访室"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    entries: list[dict[str, Any]]
+    revealed: tuple[str, ...]  # reporter fields shown unmasked: the caller audits the view
+
+
+# ---- timeline ---------------------------------------------------------------------------------------
+
+def case_timeline(session: Session, loaded: LoadedSpec, case_id: int, reporter_visible: bool,
+                  confidential: dict[str, str]) -> Timeline:
+    """Every audit event of the case, oldest first: who (display name), what (Chinese label and task
+    name), when, and what a completion submitted (opinions apart), reporter fields masked unless visible."""
+    events = list(session.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.case_seq)))
+    payloads = [json.loads(event.payload) for event in events]
+    people = _people(session, events, payloads)
+    stages = process_names(session)
+    masking = _Masking(confidential, reporter_visible)
+    entries = [_entry(loaded, event, payload, people, stages, masking)
+               for event, payload in zip(events, payloads, strict=True)]
+    return Timeline(jsonable(entries), tuple(sorted(masking.revealed)))
+
+
+def _people(session: Session, events: list[Event], payloads: list[dict]) -> dict[str, str]:
+    names = {event.actor for event in events}
+    names |= {payload.get(key) for payload in payloads for key in ("assignee", "previous") if payload.get(key)}
+    return {**{name: name for name in names}, **display_names(session, names), **SYSTEM_ACTORS}
+
+
+class _Masking:
+    """Applies the reporter rule to submitted values and remembers which reporter fields it let through."""
+
+    def __init__(self, confidential: dict[str, str], visible: bool) -> None:
+        self.confidential, self.visible = confidential, visible
+        self.revealed: set[str] = set()
+
+    def value(self, field_id: str, value: Any) -> Any:
+        if field_id not in self.confidential:
+            return value
+        if not self.visible:
+            return access.MASK
+        self.revealed.add(field_id)
+        return value
+
+
+def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str], stages: dict[str, str],
+           masking: _Masking) -> dict[str, Any]:
+    entry = {"seq": event.case_seq, "at": event.at, "actor": event.actor, "actor_name": people[event.actor],
+             "kind": event.kind, "label": EVENT_LABELS.get(event.kind, event.kind),
+             "stage": stages.get(event.process_id, event.process_id) if event.process_id else None,
+             "task": payload.get("task") or payload.get("timer") or _element_name(loaded, event),
+             "note": _note(loaded, event, payload, people), "opinions": [], "fields": []}
+    if event.kind == "complete":
+        form = _form(loaded, event)
+        for field_id, value in (payload.get("data") or {}).items():
+            _submitted(entry, form, field_id, value, masking)
+    return entry
+
+
+def _element_name(loaded: LoadedSpec, event: Event) -> str | None:
+    if not event.bpmn_id:
+        return None
+    try:
+        return task_spec(loaded, event.process_id, event.bpmn_id).bpmn_name or event.bpmn_id
+    except NotFound:  # an element of a process the case's deployment no longer has (after a migration)
+        return event.bpmn_id
+
+
+def _form(loaded: LoadedSpec, event: Event) -> Form:
+    try:
+        return form_of(loaded, event.process_id, event.bpmn_id)[0]
+    except NotFound:
+        return Form()
+
+
+def _submitted(entry: dict, form: Form, field_id: str, value: Any, masking: _Masking) -> None:
+    """File one submitted value under the entry's opinions (free text) or its other fields."""
+    field = form.field(field_id)
+    if value in (None, "", []):
+        return
+    label = field.label if field else field_id
+    if isinstance(value, list):
+        shown = "；".join(_record(form, field_id, item, masking) for item in value)
+        entry["fields"].append({"label": _group_label(form, field_id), "value": shown})
+        return
+    shown = masking.value(field_id, _display(field, value))
+    is_opinion = field_id not in masking.confidential and isinstance(value, str) and (
+        field_id.endswith(OPINION_SUFFIXES) or (field is not None and field.type == "text"))
+    entry["opinions" if is_opinion else "fields"].append({"label": label, "value": shown})
+
+
+def _display(field: FormField | None, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if field is not None and field.options:
+        return next((option.name for option in field.options if option.id == value), value)
+    return value
+
+
+def _record(form: Form, group: str, item: Any, masking: _Masking) -> str:
+    """One repeating record in the form's field order; a checked box shows as its label ("中共党员")."""
+    if not isinstance(item, dict):
+        return str(item)
+    parts = []
+    for field in form.groups().get(group, ()):
+        value = item.get(field.key)
+        if value in (None, "", False):
+            continue
+        parts.append(field.label if value is True else masking.value(field.id, _display(field, value)))
+    return "，".join(str(part) for part in parts)
+
+
+def _group_label(form: Form, group: str) -> str:
+    fields = form.groups().get(group, ())
+    # a group's fields are labelled "被反映人姓名", "被反映人单位"…; the repeated prefix names the group
+    return fields[0].label.removesuffix("姓名") if fields else group
+
+
+def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str]) -> str:
+    """One line of what the event did beyond its label, for the kinds that carry more than a task."""
+    kind = event.kind
+    if kind == "reassign":
+        return f"{people.get(payload.get('previous'), '未领取')} → {people.get(payload.get('assignee'), '')}"
+    if kind == "unclaim":
+        return f"原领取人：{people.get(payload.get('previous'), '')}"
+    if kind == "deadline_moved":
+        return f"{_instant(payload.get('from'))} → {_instant(payload.get('to'))}；理由：{payload.get('reason', '')}"
+    if kind == "incident":
+        return payload.get("message", "")
+    if kind in ("retry", "skip"):
+        skipped = "、".join(payload.get("skipped") or ())
+        return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
+    if kind == "reporter viewed":
+        return f"在{VIEW_PLACES.get(str(payload.get('where', '')).split(':')[0], '页面')}查看"
+    return ""
+
+
+def _instant(value: str | None) -> str:
+    return local_minutes(datetime.fromisoformat(value)) if value else "无"
+
+
+# ---- deadlines --------------------------------------------------------------------------------------
+
+def case_deadlines(session: Session, case_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Open work items' due dates and waiting timers, soonest first, each marked overdue when past."""
+    stages = process_names(session)
+    found = [{"what": item.name, "kind": "办理期限", "stage": stages.get(item.process_id, item.process_id),
+              "due_at": item.due_at}
+             for item in session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id,
+                                                                   WorkItem.due_at.is_not(None)))]
+    found += [{"what": timer.name or timer.bpmn_id, "kind": "定时器", "stage": stages.get(timer.process_id,
+                                                                                      timer.process_id),
+               "due_at": timer.due_at}
+              for timer in session.scalars(sa.select(Timer).where(Timer.case_id == case_id))]
+    for row in found:
+        row["overdue"] = row["due_at"] < now
+    return jsonable(sorted(found, key=lambda row: row["due_at"]))
+
+
+# ---- duplicates -------------------------------------------------------------------------------------
+
+def linked_petitions(session: Session, actor: Actor, petition: Petition) -> dict[str, Any]:
+    """The earlier item this one repeats, the later items that repeat it, and its repeat count. Items
+    outside the reader's scope are named by number only, without a link or summary."""
+    original = session.get(Petition, petition.duplicate_of_id) if petition.duplicate_of_id else None
+    repeats = list(session.scalars(sa.select(Petition).where(Petition.duplicate_of_id == petition.id)
+                                   .order_by(Petition.received_on, Petition.id)))
+    linked = ([original] if original else []) + repeats
+    visible = set(session.scalars(access.scoped_cases(actor).where(Case.id.in_([p.case_id for p in linked]))))
+
+    def row(other: Petition) -> dict[str, Any]:
+        shown = other.case_id in visible
+        return {"registration_number": other.registration_number, "received_on": other.received_on.isoformat(),
+                "case_id": other.case_id if shown else None,
+                "summary": petition_row(other, actor)["summary"] if shown else None}
+
+    return {"original": row(original) if original else None, "repeats": [row(p) for p in repeats],
+            "repeat_count": petition.repeat_count}
+
+
+# ---- assignment slip --------------------------------------------------------------------------------
+
+def assignment_slip(session: Session, loaded: LoadedSpec, actor: Actor, case: Case) -> dict[str, Any]:
+    """What the printed slip carries: registry facts, accused, the proposal and the leader's instruction
+    (with names and dates), the handling department and deadline, the issuing office. Never the reporter:
+    the slip travels on paper, and the department learns the reporter only on a need-to-know basis."""
+    petition = session.scalars(sa.select(Petition).where(Petition.case_id == case.id)).first()
+    if petition is None:
+        raise NotFound("该案件没有登记信息，无法生成交办单")
+    proposal = _latest_completion(session, case.id, PROPOSAL_TASK)
+    signoff = _latest_completion(session, case.id, SIGNOFF_TASK, after=proposal)
+    people = display_names(session, {event.actor for event in (proposal, signoff) if event})
+    department = case.data.get("handling_department") or petition.handling_department
+    return jsonable({
+        "petition": petition_row(petition, actor), "accused": accused_of(session, [petition.id])[petition.id],
+        "proposal": _signed(proposal, people, loaded, ("handling_method", "proposed_handling", "slip_requirements")),
+        "signoff": _signed(signoff, people, loaded, ("signoff_decision", "opinion")),
+        "approved": signoff is not None and _submitted_value(signoff, "signoff_decision") == APPROVED,
+        "department": _department_name(session, department),
+        "listed_supervision": bool(case.data.get("listed_supervision")),
+        "deadline_day": _last_day(case.data.get("report_due")), "issuer": _issuer(session),
+    })
+
+
+def _latest_completion(session: Session, case_id: int, task: tuple[str, str], after: Event | None = None
+                       ) -> Event | None:
+    """The newest completion of a task: a proposal returned and redone counts in its last version only."""
+    query = sa.select(Event).where(Event.case_id == case_id, Event.kind == "complete",
+                                   Event.process_id == task[0], Event.bpmn_id == task[1])
+    if after is not None:
+        query = query.where(Event.case_seq > after.case_seq)
+    return session.scalars(query.order_by(Event.case_seq.desc()).limit(1)).first()
+
+
+def _signed(event: Event | None, people: dict[str, str], loaded: LoadedSpec, keys: tuple[str, ...]
+            ) -> dict[str, Any] | None:
+    """The named values of a completion (enum ids as their Chinese names), who submitted it and when."""
+    if event is None:
+        return None
+    form = _form(loaded, event)
+    values = {key: _display(form.field(key), _submitted_value(event, key)) for key in keys}
+    return {**values, "by": people.get(event.actor, event.actor), "at": event.at}
+
+
+def _department_name(session: Session, code: str | None) -> str | None:
+    row = session.get(Department, code) if code else None
+    return row.name if row else code
+
+
+def _last_day(deadline: str | None) -> str | None:
+    """The Shanghai day a deadline ends: deadlines fall at 24:00, which the clock calls 00:00 of the next
+    day, and a printed slip names the last day ("… 24 时前")."""
+    if not deadline:
+        return None
+    return (datetime.fromisoformat(deadline).astimezone(SHANGHAI) - timedelta(microseconds=1)).date().isoformat()
+
+
+def _submitted_value(event: Event, key: str) -> Any:
+    return (json.loads(event.payload).get("data") or {}).get(key)
+
+
+def _issuer(session: Session) -> str:
+    name = session.scalar(sa.select(Department.name).where(Department.kind == ISSUER_KIND).order_by(Department.code)
+                          .limit(1))
+    return name or DEFAULT_ISSUER
