@@ -57,6 +57,11 @@ class Engine:
                     self._roles = (time.monotonic(), known_roles(session))
             return self._roles[1]
 
+    def forget_roles(self) -> None:
+        """After an administrator changed the role catalogue, so the next command routes with it."""
+        with self._roles_lock:
+            self._roles = None
+
     def actor(self, user_name: str) -> Actor:
         with self.db.read() as session:
             return load_actor(session, user_name)

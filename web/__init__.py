@@ -47,12 +47,12 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
 
     from web import admin, assets, auth, cases, errors, filters, home, intake, nav, notices, search, tasks
 
-    auth.limiter.init_app(app)
     filters.register(app)
     errors.register(app)
     nav.register(app)
     for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp):
         app.register_blueprint(blueprint)
+    auth.throttle_logins(app)  # wraps the registered login view
     return app
 
 

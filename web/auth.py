@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
@@ -18,7 +18,6 @@ from engine.accounts import MIN_PASSWORD_LENGTH, PasswordRejected
 from web import current_engine
 
 bp = Blueprint("auth", __name__)
-limiter = Limiter(get_remote_address, default_limits=[])
 PUBLIC_ENDPOINTS = {"auth.login", "assets.file", "static"}
 
 
@@ -67,18 +66,31 @@ def require_role(*roles: str):
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
-    # only paths on this site, never another host (open-redirect)
-    if target and target.startswith("/") and not target.startswith("//"):
+def safe_next(target: str | None, fallback: str | None = None) -> str:
+    # Only a path on this site, never another host (open redirect). Browsers read a backslash as "/" and
+    # drop tabs and newlines, so such paths could leave the site just like "//evil.example".
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and target.isprintable():
         return target
-    return url_for("home.index")
+    return fallback or url_for("home.index")
+
+
+def throttle_logins(app: Flask) -> None:
+    """Count failed logins per user name and per address, in a Limiter of this app alone.
+
+    A module-level Limiter has one storage, replaced by every init_app: two apps in one process (tests,
+    several app factories) would share and reset each other's counters.
+    """
+    limiter = Limiter(get_remote_address, app=app, default_limits=[])
+    view = app.view_functions["auth.login"]
+    view = limiter.limit("30 per 15 minutes", methods=["POST"], deduct_when=_failed,
+                         error_message="该地址登录失败次数过多，请 15 分钟后再试")(view)
+    view = limiter.limit("5 per 15 minutes", key_func=_username_key, methods=["POST"], deduct_when=_failed,
+                         error_message="登录失败次数过多，请 15 分钟后再试")(view)
+    app.view_functions["auth.login"] = view
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("5 per 15 minutes", key_func=_username_key, methods=["POST"], deduct_when=_failed,
-               error_message="登录失败次数过多，请 15 分钟后再试")
-@limiter.limit("30 per 15 minutes", methods=["POST"], deduct_when=_failed,
-               error_message="该地址登录失败次数过多，请 15 分钟后再试")
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -88,7 +100,7 @@ def login():
             session.clear()  # a fresh session on every sign-in (no fixation)
             session.permanent = True
             session["user"], session["stamp"] = actor.name, stamp
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         flash("用户名或密码错误", "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), 400 if form.errors else 200

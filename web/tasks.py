@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from engine import Conflict, Forbidden, FormErrors, IncidentRaised
 from engine.workitems import QueueQuery
 from web import current_engine
+from web.auth import safe_next
 from web.formdata import initial_values, row_errors, submission
 from web.labels import CATEGORIES, CHANNELS
 from web.nav import VIEW_LABELS
@@ -87,7 +88,7 @@ def _act(task_id: str, action, done: str):
         flash(refused.message, "error")
     else:
         flash(done, "info")
-    return redirect(request.form.get("next") or url_for("tasks.task", task_id=task_id))
+    return redirect(safe_next(request.form.get("next"), url_for("tasks.task", task_id=task_id)))
 
 
 @bp.post("/<task_id>/claim")
