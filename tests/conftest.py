@@ -10,19 +10,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import demo_handlers  # noqa: F401  (registers demo.acknowledge for the demo diagram)
 import pytest
 import sqlalchemy as sa
+from common import DEMO_DIAGRAM, make_actor
 
 from engine import Actor, Engine, FakeClock, schema
 from engine.db import Database, normalise_url
 from engine.deployments import read_paths
 from engine.models import Base
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIAGRAM = ROOT / "tests" / "engine" / "diagrams" / "demo_petition.bpmn"
 POSTGRES_URL = normalise_url(
     os.environ.get("XINFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 )
@@ -95,9 +93,6 @@ def demo_engine(engine) -> Engine:
     engine.deploy(read_paths([DEMO_DIAGRAM]), by="test")
     return engine
 
-
-def make_actor(name: str, *roles: str, department: str | None = None) -> Actor:
-    return Actor(name, name, department, frozenset(roles))
 
 
 @pytest.fixture

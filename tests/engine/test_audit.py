@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import files
 
 from engine import Engine, IncidentRaised

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from conftest import DEMO_DIAGRAM, make_actor
+from common import DEMO_DIAGRAM, make_actor
 from diagrams import files, read
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import NoneTask

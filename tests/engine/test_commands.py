@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import files, process
 
 from engine import Conflict, Engine, Forbidden, FormErrors, IncidentRaised, NotFound

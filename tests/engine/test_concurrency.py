@@ -13,7 +13,7 @@ from functools import partial
 
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT, make_actor
+from common import ROOT, make_actor
 from diagrams import files
 
 from engine import Conflict, Engine

@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import HEAD, TAIL, files, line_of, process, read
 
 from engine import Engine, ValidationFailed

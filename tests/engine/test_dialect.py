@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import files, read
 
 from engine import Engine, FormErrors

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from common import ROOT
 
 
 def _python_files(package: str) -> list[Path]:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import process
 
 from engine import Engine

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import line_of, process
 
 from engine import Engine, IncidentRaised, ValidationFailed

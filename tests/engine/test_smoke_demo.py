@@ -1,6 +1,6 @@
 """The demo diagram end to end through the engine API, on both databases."""
 
-from conftest import make_actor
+from common import make_actor
 
 
 def test_demo_case_runs_to_completion_with_audit(demo_engine, staff, leader):

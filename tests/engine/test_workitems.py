@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 from diagrams import files, process
 from SpiffWorkflow.util.task import TaskState
 

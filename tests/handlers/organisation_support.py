@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import make_actor
+from common import make_actor
 
 from engine import Engine
 from engine.organisation import apply_organisation

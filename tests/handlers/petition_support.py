@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 
 from engine import Engine
 from engine.handlers_registry import HandlerContext, registry

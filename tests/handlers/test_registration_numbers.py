@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT
+from common import ROOT
 from petition_support import STAFF, accused_rows, call, deploy, item, petition, petitions
 
 from engine import Engine, IncidentRaised

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from conftest import make_actor
+from common import make_actor
 
 from engine import Engine, FakeClock
 from engine.models import Incident, Timer
