@@ -251,11 +251,18 @@ def audit_verify(ctx: click.Context) -> None:
               help="server for the PostgreSQL half (a scratch database is created and dropped)")
 @click.option("--cases", "case_count", default=30, show_default=True, help="cases per backend")
 @click.option("--timers", "timer_count", default=10_000, show_default=True, help="timers falling due at once")
-def bench(postgres_url: str, case_count: int, timer_count: int) -> None:
+@click.option("--web-cases", default=100_000, show_default=True,
+              help="cases in the web-page dataset (3 work items and 3 audit events each)")
+@click.option("--only", "parts", multiple=True, type=click.Choice(["engine", "timers", "web"]),
+              help="run only this part (repeatable); default: all")
+def bench(postgres_url: str, case_count: int, timer_count: int, web_cases: int, parts: tuple[str, ...]) -> None:
     """Benchmarks as JSON (see docs/performance.md)."""
     from engine.bench import run_all
+    from web.bench import run_web_benchmark
 
-    _print_json(run_all(postgres_url, case_count, timer_count))
+    chosen = set(parts or ("engine", "timers", "web"))
+    sections = {"web": lambda backends: run_web_benchmark(backends, web_cases)} if "web" in chosen else {}
+    _print_json(run_all(postgres_url, case_count, timer_count, chosen - {"web"}, sections))
 
 
 @main.group()

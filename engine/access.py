@@ -27,13 +27,16 @@ MASK = "（已屏蔽）"
 
 
 def _offered_to(actor: Actor):
-    offered = sa.select(WorkItemCandidate.work_item_id).where(WorkItemCandidate.candidate.in_(actor.candidates))
+    # Correlated on the work item, so checking one case probes its few items' candidate rows; an
+    # uncorrelated `id IN (candidates)` made SQLite list every item offered to the actor's roles first
+    # (tens of thousands) on every case page.
+    offered = sa.exists().where(WorkItemCandidate.work_item_id == WorkItem.id,
+                                WorkItemCandidate.candidate.in_(actor.candidates))
     return sa.exists().where(
         WorkItem.case_id == Case.id,
         sa.or_(
             WorkItem.assignee == actor.name,
-            sa.and_(WorkItem.id.in_(offered),
-                    sa.or_(WorkItem.department.is_(None), WorkItem.department == actor.department)),
+            sa.and_(offered, sa.or_(WorkItem.department.is_(None), WorkItem.department == actor.department)),
         ),
     )
 

@@ -11,7 +11,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -212,11 +212,20 @@ class ScratchDatabases:
         self.folder.cleanup()
 
 
-def run_all(postgres_url: str, cases: int = 30, timers: int = 10_000) -> dict:
+PARTS = ("engine", "timers")
+
+
+def run_all(postgres_url: str, cases: int = 30, timers: int = 10_000, parts: Collection[str] = PARTS,
+            sections: Mapping[str, Callable[[dict[str, Callable[[], str]]], dict]] | None = None) -> dict:
+    """The engine and timer figures (those of `parts`), then one entry per `sections` item, each given
+    the backends as name -> factory of fresh database URLs (the CLI adds the web pages this way, since
+    engine/ never imports the web layer)."""
     from engine.bench_timers import run_timer_benchmarks
 
-    report: dict = {"bare_spiffworkflow_linear_10": bare_spiff_linear(10, cases),
-                    "bare_spiffworkflow_completion_cost_by_case_size": bare_spiff_loop()}
+    report: dict = {}
+    if "engine" in parts:
+        report["bare_spiffworkflow_linear_10"] = bare_spiff_linear(10, cases)
+        report["bare_spiffworkflow_completion_cost_by_case_size"] = bare_spiff_loop()
     scratch = ScratchDatabases(postgres_url)
     try:
         backends = {"sqlite": scratch.sqlite}
@@ -225,14 +234,19 @@ def run_all(postgres_url: str, cases: int = 30, timers: int = 10_000) -> dict:
             report["postgresql"] = {"error": unreachable}
         else:
             backends["postgresql"] = scratch.postgresql
-        for name, fresh_url in backends.items():
-            report[name] = _backend(fresh_url(), cases)
-        report["timers"] = run_timer_benchmarks(backends, timers)
+        if "engine" in parts:
+            for name, fresh_url in backends.items():
+                report[name] = _backend(fresh_url(), cases)
+        if "timers" in parts:
+            report["timers"] = run_timer_benchmarks(backends, timers)
+        for name, run in (sections or {}).items():
+            report[name] = run(backends)
     finally:
         scratch.close()
-    bare = report["bare_spiffworkflow_linear_10"]["p50_ms"]
-    for backend in ("sqlite", "postgresql"):
-        linear = report[backend].get("linear_10_user_tasks")
-        if linear:
-            linear["ratio_to_bare_spiffworkflow_p50"] = round(linear["p50_ms"] / bare, 2)
+    if "engine" in parts:
+        bare = report["bare_spiffworkflow_linear_10"]["p50_ms"]
+        for backend in ("sqlite", "postgresql"):
+            linear = report[backend].get("linear_10_user_tasks")
+            if linear:
+                linear["ratio_to_bare_spiffworkflow_p50"] = round(linear["p50_ms"] / bare, 2)
     return report

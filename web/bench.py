@@ -1,0 +1,93 @@
+"""Web-page benchmark for `xinfang bench`: the queue pages, the navigation counts and the case page over
+a bulk-loaded dataset (engine/bench_dataset.py), on SQLite and PostgreSQL.
+
+Times are server time: each request goes through the whole Flask app (session, actor lookup, engine
+reads, navigation counts, template) via the test client, with no network or browser in between.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from engine import Engine, FakeClock, schema
+from engine.bench import _summary
+from engine.bench_dataset import build
+from engine.db import Database
+from engine.models import User
+from engine.staff import auth_stamp
+from web import create_app
+
+# Petition staff, a handling department's staff member, and its leader (who also has the department view).
+USERS = ("xf_wang", "s1_liu", "s1_sun")
+GOALS_MS = {"queue_mine": 50, "queue_groups": 50, "counts": 50, "case_page": 100}
+
+
+def _client(app, engine: Engine, user: str):
+    with engine.db.read() as session:
+        password_hash = session.scalar(sa.select(User.password_hash).where(User.name == user))
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["user"], session["stamp"] = user, auth_stamp(password_hash)
+    return client
+
+
+def _timed_get(client, path: str) -> float:
+    started = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path}: HTTP {response.status_code}")
+    return elapsed
+
+
+def _sample(action: Callable[[int], float], samples: int, warm_up: int = 3) -> dict:
+    for index in range(warm_up):
+        action(index)
+    return _summary([action(index) for index in range(samples)])
+
+
+def measure(engine: Engine, case_ids: tuple[int, ...], samples: int) -> dict:
+    """p50/p95 per page and user; the queue pages include the navigation counts, as every page does."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False}, engine=engine)
+    pages: dict = {}
+    for user in USERS:
+        client = _client(app, engine, user)
+        actor = engine.actor(user)
+        views = ["mine", "groups"] + (["department"] if "department" in engine.staff.views_of(actor) else [])
+        found = {f"queue_{view}": _sample(lambda _, v=view, c=client: _timed_get(c, f"/tasks/?view={v}"), samples)
+                 for view in views}
+
+        def counts(_, a=actor) -> float:
+            started = time.perf_counter()
+            engine.queue_counts(a)
+            return (time.perf_counter() - started) * 1000
+
+        found["counts"] = _sample(counts, samples)
+        found["counts"]["values"] = engine.queue_counts(actor)
+        found["case_page"] = _sample(lambda i, c=client: _timed_get(c, f"/cases/{case_ids[i % len(case_ids)]}"),
+                                     samples)
+        pages[user] = found
+    worst = {page: max(found[page]["p95_ms"] for found in pages.values()) for page in GOALS_MS}
+    return {"pages": pages, "worst_p95_ms": worst,
+            "goals_met": {page: worst[page] <= goal for page, goal in GOALS_MS.items()}}
+
+
+def run_web_benchmark(backends: dict[str, Callable[[], str]], cases: int = 100_000, samples: int = 50) -> dict:
+    """The web figures per backend; `backends` maps a name to a factory of fresh database URLs."""
+    report: dict = {}
+    for name, fresh_url in backends.items():
+        database = Database(fresh_url())
+        schema.upgrade(database)
+        engine = Engine(database, clock=FakeClock())
+        try:
+            dataset = build(engine, cases)
+            gc.collect()
+            report[name] = {"dataset": {key: value for key, value in vars(dataset).items() if key != "measured_cases"},
+                            **measure(engine, dataset.measured_cases, samples)}
+        finally:
+            database.dispose()
+    return report
