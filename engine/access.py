@@ -36,7 +36,7 @@ def _offered_to(actor: Actor):
         WorkItem.case_id == Case.id,
         sa.or_(
             WorkItem.assignee == actor.name,
-            sa.and_(offered, sa.or_(WorkItem.department.is_(None), WorkItem.department == actor.department)),
+            offered,  # the candidate keys already carry the department (workitems.candidate_keys)
         ),
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from engine import workitems
 from engine.api import Engine
 from engine.deployments import read_paths
 from engine.jsonutil import canonical
@@ -197,7 +198,8 @@ def _work_item(tables: dict, rng: random.Random, holders: dict, item_id: int, ca
         "priority": None, "created_at": now - timedelta(days=rng.uniform(0, 20)), "due_at": due,
         "remind_at": due - timedelta(days=1) if due else None,
     })
-    tables[WorkItemCandidate].add({"work_item_id": item_id, "candidate": f"role:{group}"})
+    for key in workitems.candidate_keys([group], [], department):
+        tables[WorkItemCandidate].add({"work_item_id": item_id, "candidate": key, "assignee": assignee, "due_at": due})
 
 
 _ACTIONS = (("xf_wang", "Task_classify", {"category": "accusation", "classification_note": "反映党员干部违纪问题"}),

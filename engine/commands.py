@@ -270,6 +270,7 @@ class CommandRunner:
             attached = [str(t.id) for t in task.parent.children if t.task_spec.manual] if task.parent else []
             if attached:
                 scope.session.execute(sa.update(WorkItem).where(WorkItem.task_id.in_(attached)).values(due_at=due))
+                workitems.copy_due(scope.session, sa.select(WorkItem.id).where(WorkItem.task_id.in_(attached)), due)
             payload = {"timer": timer_bpmn_id, "from": previous.isoformat() if previous else None,
                        "to": due.isoformat(), "reason": reason}
             return _Outcome("deadline_moved", payload, address(task), str(task.id))
@@ -444,6 +445,7 @@ class CommandRunner:
                      task_id=item.task_id)
 
     # ---- incidents ----------------------------------------------------------------------------
+        workitems.copy_assignee(session, item.id, assignee)
 
     def _raise_incident(self, case_id: int, actor: Actor, failure: _Failure, command: dict,
                         incident_id: int | None = None) -> None:

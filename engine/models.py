@@ -95,15 +95,21 @@ class WorkItem(Base):
 
 
 class WorkItemCandidate(Base):
-    """One row per candidate ("role:X" or "user:Y") so "my groups" is an indexed lookup."""
+    """One row per candidate key of a work item, so queues and counts are index scans of this table alone:
+    "role:X" (or "role:X@DEPT" when the item is bound to a department) or "user:Y", with copies of the
+    item's assignee and due time, kept in step by workitems.copy_assignee / copy_due."""
 
     __tablename__ = "work_item_candidates"
-    __table_args__ = (sa.Index("ix_work_item_candidates_candidate", "candidate", "work_item_id"),)
+    __table_args__ = (
+        sa.Index("ix_work_item_candidates_queue", "candidate", "assignee", "due_at", "work_item_id"),
+    )
 
     work_item_id: Mapped[int] = mapped_column(
         sa.ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
     )
-    candidate: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    candidate: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    assignee: Mapped[str | None] = mapped_column(sa.String(100))
+    due_at: Mapped[datetime | None]
 
 
 class Timer(Base):

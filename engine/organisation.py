@@ -42,8 +42,14 @@ class Actor:
 
     @property
     def candidates(self) -> list[str]:
-        """The keys under which work items name this actor (see WorkItemCandidate)."""
-        return [f"role:{role}" for role in sorted(self.roles)] + [f"user:{self.name}"]
+        """The keys under which work items name this actor (see WorkItemCandidate): each role, each role
+        within the actor's department, the actor's own name."""
+        keys = []
+        for role in sorted(self.roles):
+            keys.append(f"role:{role}")
+            if self.department:
+                keys.append(f"role:{role}@{self.department}")
+        return keys + [f"user:{self.name}"]
 
     @property
     def label(self) -> str:

@@ -64,7 +64,25 @@ def _new_item(case_id: int, task: Task, evaluate: Callable[[Task, str | None], A
         due_at=_as_instant(evaluate(task, routing.due_date)) if routing else None,
         remind_at=_as_instant(evaluate(task, routing.follow_up_date)) if routing else None,
     )
-    return item, [f"role:{group}" for group in groups] + [f"user:{user}" for user in users]
+    return item, candidate_keys(groups, users, item.department)
+
+
+def candidate_keys(groups: list[str], users: list[str], department: str | None) -> list[str]:
+    """The keys an item is offered under (see Actor.candidates): a role bound to a department names it,
+    so "offered to me" needs no look at the item's own row."""
+    suffix = f"@{department}" if department else ""
+    return list(dict.fromkeys([f"role:{group}{suffix}" for group in groups] + [f"user:{user}" for user in users]))
+
+
+def copy_assignee(session: Session, work_item_id: int, assignee: str | None) -> None:
+    session.execute(sa.update(WorkItemCandidate).where(WorkItemCandidate.work_item_id == work_item_id)
+                    .values(assignee=assignee))
+
+
+def copy_due(session: Session, work_item_ids: Any, due: datetime | None) -> None:
+    """`work_item_ids`: ids or a SELECT of ids whose due time just changed."""
+    session.execute(sa.update(WorkItemCandidate).where(WorkItemCandidate.work_item_id.in_(work_item_ids))
+                    .values(due_at=due))
 
 
 def sync(session: Session, case_id: int, workflow: BpmnWorkflow, evaluate: Callable[[Task, str | None], Any],
@@ -82,7 +100,8 @@ def sync(session: Session, case_id: int, workflow: BpmnWorkflow, evaluate: Calla
         item, candidates = _new_item(case_id, task, evaluate, roles, now)
         session.add(item)
         session.flush()
-        session.add_all(WorkItemCandidate(work_item_id=item.id, candidate=c) for c in dict.fromkeys(candidates))
+        session.add_all(WorkItemCandidate(work_item_id=item.id, candidate=c, assignee=item.assignee,
+                                          due_at=item.due_at) for c in candidates)
         created.append(item)
     return created
 
@@ -156,12 +175,14 @@ def department_roles(session: Session, department: str | None) -> list[str]:
     return sorted(set(rows) - {"leader_in_charge", "principal_leader", "admin", "auditor", "process_owner"})
 
 
+def _offered(actor: Actor, *conditions) -> sa.Select:
+    """Ids of items offered to the actor (by role within its department, or by name)."""
+    return sa.select(WorkItemCandidate.work_item_id).where(WorkItemCandidate.candidate.in_(actor.candidates),
+                                                           *conditions)
+
+
 def _candidate_filter(actor: Actor):
-    candidate_items = sa.select(WorkItemCandidate.work_item_id).where(
-        WorkItemCandidate.candidate.in_(actor.candidates)
-    )
-    by_department = sa.or_(WorkItem.department.is_(None), WorkItem.department == actor.department)
-    return sa.and_(WorkItem.id.in_(candidate_items), by_department)
+    return WorkItem.id.in_(_offered(actor))
 
 
 def queue_filter(actor: Actor, view: str, now: datetime, within_days: int = 3, department_roles: list[str] = ()):
@@ -210,11 +231,31 @@ def queue_total(session: Session, actor: Actor, query: QueueQuery, now: datetime
 
 
 def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) -> dict[str, int]:
-    views = views_of(actor)
-    roles = department_roles(session, actor.department) if "department" in views else []
-    columns = [
-        sa.func.count(WorkItem.id).filter(queue_filter(actor, view, now, within_days, roles)).label(view)
-        for view in views
-    ]
-    row = session.execute(sa.select(*columns)).one()
+    """Every view's count in one statement. Items assigned to the actor are counted on work_items by
+    assignee; items offered to the actor on the candidate rows' copies — the two sets never overlap, and
+    DISTINCT covers an item offered to the actor under two keys."""
+    soon = now + timedelta(days=within_days)
+    due = WorkItemCandidate.due_at
+
+    def mine(*conditions):
+        return sa.select(sa.func.count()).select_from(WorkItem).where(
+            WorkItem.assignee == actor.name, *conditions).scalar_subquery()
+
+    def offered(*conditions):
+        return sa.select(sa.func.count(sa.distinct(WorkItemCandidate.work_item_id))).where(
+            WorkItemCandidate.candidate.in_(actor.candidates), *conditions).scalar_subquery()
+
+    unclaimed = WorkItemCandidate.assignee.is_(None)
+    columns = {
+        "mine": mine(),
+        "groups": offered(),
+        "unclaimed": offered(unclaimed),
+        "overdue": mine(WorkItem.due_at < now) + offered(unclaimed, due < now),
+        "due_soon": mine(WorkItem.due_at >= now, WorkItem.due_at < soon) + offered(unclaimed, due >= now, due < soon),
+    }
+    if "department" in views_of(actor):
+        roles = department_roles(session, actor.department)
+        columns["department"] = sa.select(sa.func.count()).select_from(WorkItem).where(
+            _department_filter(actor, roles)).scalar_subquery()
+    row = session.execute(sa.select(*(column.label(view) for view, column in columns.items()))).one()
     return dict(row._mapping)

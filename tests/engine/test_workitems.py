@@ -73,8 +73,10 @@ def test_a_row_per_ready_user_task(eng, clock):
     assert check.department == "dept_b"
     assert check.due_at == datetime.fromisoformat("2026-03-05T00:00:00+08:00")  # two working days from Monday
     with eng.db.read() as session:
-        candidates = {(c.work_item_id, c.candidate) for c in session.scalars(sa.select(WorkItemCandidate))}
-    assert candidates == {(register.id, "role:petition_staff"), (check.id, "role:handling_staff")}
+        candidates = {(c.work_item_id, c.candidate, c.due_at) for c in session.scalars(sa.select(WorkItemCandidate))}
+    # a role of a department-bound item is keyed with the department; the due time is copied for the counts
+    assert candidates == {(register.id, "role:petition_staff", None),
+                          (check.id, "role:handling_staff@dept_b", check.due_at)}
 
     # the API view carries the same
     view = {item["bpmn_id"]: item for item in eng.work_items(case_id)}
@@ -159,6 +161,10 @@ def test_queue_views_and_counts(eng, clock):
     assert [name[c] for c in _view(eng, WANG, "due_soon", within_days=1)] == []
     assert eng.queue_counts(WANG, within_days=1)["due_soon"] == 0
     assert eng.queue_counts(WANG) == {"mine": 1, "groups": 6, "unclaimed": 4, "overdue": 3, "due_soon": 1}
+
+    eng.unclaim(eng.find_task(cases["mine"], "Task_work"), WANG)  # counts read copies of the assignee
+    assert eng.queue_counts(WANG) == {"mine": 0, "groups": 6, "unclaimed": 5, "overdue": 3, "due_soon": 1}
+    assert eng.queue_counts(WANG) == {view: len(items) for view, items in views(WANG).items()}
 
 
 def test_queue_paging(eng, clock):

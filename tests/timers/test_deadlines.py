@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from engine import Conflict, NotFound
 from engine.calendar import WorkingCalendar
+from engine.models import WorkItem, WorkItemCandidate
 
 from .support import (
     HEAD,
@@ -137,6 +139,10 @@ def test_moved_deadline_fires_at_the_new_time_only(engine, clock, extension_case
     row = timer_row(engine, case_id)
     assert (row.id, row.due_at) == (timer_id, NEW_DUE)  # the same row, moved
     assert work_item_due(engine, case_id, "Task_handle") == NEW_DUE
+    with engine.db.read() as session:  # the queues' copy moves with it
+        copies = session.scalars(sa.select(WorkItemCandidate.due_at).join(
+            WorkItem, WorkItem.id == WorkItemCandidate.work_item_id).where(WorkItem.task_id == handle)).all()
+    assert copies and set(copies) == {NEW_DUE}
     assert engine.find_task(case_id, "Task_handle") == handle
     case = engine.case(case_id)
     assert case["version"] == version + 1
