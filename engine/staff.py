@@ -133,7 +133,9 @@ class StaffViews:
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
                     "may_reassign": item.assignee is not None and (
                         item.assignee == actor.name or bool(actor.roles & REASSIGNERS)),
-                    "stage": views.process_names(session).get(item.process_id, item.process_id)}
+                    "stage": views.process_names(session).get(item.process_id, item.process_id),
+                    "assignee_name": views.display_names(session, {item.assignee} if item.assignee else set())
+                    .get(item.assignee, item.assignee)}
         self._audit_reporter_view(case.id, actor, context.revealed, f"task:{item.bpmn_id}")
         return page
 

@@ -25,8 +25,10 @@ from engine.organisation import Actor
 
 OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
 SEALED_SUMMARY = "（密封件，内容不予显示）"
-# Case data keys that carry an opinion or a decision's reasons, shown as "earlier opinions".
-OPINION_SUFFIXES = ("opinion", "_note", "instruction", "_reason")
+# Case data keys that carry an opinion, a report or a decision's reasons, shown as "earlier opinions" so
+# that whoever reviews, signs or reads sees what they are judging.
+OPINION_SUFFIXES = ("opinion", "_note", "instruction", "_reason", "_report", "proposed_handling", "_result",
+                    "_record", "_summary", "_requirements")
 
 
 @dataclass(frozen=True)

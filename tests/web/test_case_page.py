@@ -119,7 +119,7 @@ def test_deadlines_list_work_items_and_timers_with_overdue_marked(client, chain,
     overdue = [row for row in rows if 'class="overdue"' in row]
     assert any("告知反映人已受理" in row for row in overdue) and any("受理告知超期" in row for row in overdue)
     assert any("承办超期" in row and "已超期" not in row for row in rows)
-    assert any("调查核实并形成报告" in row and "2026-04-03 00:00" in row for row in rows)
+    assert any("调查核实并形成报告" in row and "2026-04-02 24:00" in row for row in rows)
 
 
 def test_duplicates_are_linked_both_ways(client, engine, clock):
