@@ -73,7 +73,8 @@ def append(
     task: TaskAddress = TaskAddress(),
     task_id: str | None = None,
 ) -> Event:
-    """Append one event in the session's transaction; returns it detached (it is written with Core)."""
+    """Append one event in the session's transaction. The returned row is not in the session: it is
+    written with Core statements."""
     connection = session.connection()
     prev_hash = connection.execute(_LOCK_HEAD).scalar_one()
     case_seq = None

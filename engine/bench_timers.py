@@ -136,7 +136,7 @@ def run_timer_benchmarks(backends: dict[str, Callable[[], str]], timers: int) ->
         section: dict = {}
         url = fresh_url()
         section["latency_1s_tick"] = latency(_engine(url))
-        for processes in ([1, 4] if name == "postgresql" else [1]):
+        for processes in ([1, 4] if name == "postgresql" else [1, 2]):
             url = fresh_url()
             section[f"drain_{processes}_process"] = drain(_engine(url), url, timers, processes)
         section["idle_tick_100k_future_timers"] = idle_tick(_engine(fresh_url()))

@@ -376,6 +376,11 @@ class CommandRunner:
         return self.serializer.loads(case.state, loaded.spec, loaded.subprocess_specs)
 
     def _keep(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        """Remember the workflow for the next command on the case, once the version it belongs to is
+        committed: a kept workflow of a version that was rolled back could match a later, different one."""
+        self.db.after_commit(lambda: self._remember(case_id, version, workflow))
+
+    def _remember(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:
         with self._live_lock:
             self._live[case_id] = (version, workflow)
             while len(self._live) > self._live_size:
@@ -405,6 +410,9 @@ class CommandRunner:
             raise Conflict(self._conflict_message(session, outcome.task_id))
         case.version += 1
         payload = {**outcome.payload, "delta": data_delta(before, after)}
+        # The audit head row stays locked from the append to the commit, serialising every writer on
+        # PostgreSQL: write the pending work-item and timer rows before taking it, not after.
+        session.flush()
         audit.append(session, kind=outcome.kind, actor=scope.actor.name, at=scope.now, payload=payload,
                      case_id=case.id, deployment_id=case.deployment_id, task=outcome.task, task_id=outcome.task_id)
 
@@ -437,6 +445,7 @@ class CommandRunner:
         )
         if updated.rowcount != 1:
             raise Conflict("该任务刚被他人领取或转交，请刷新后重试")
+        workitems.copy_assignee(session, item.id, assignee)
 
     def _log_item(self, session: Session, item: WorkItem, actor: Actor, kind: str, payload: dict) -> None:
         case = session.get(Case, item.case_id)
@@ -445,7 +454,6 @@ class CommandRunner:
                      task_id=item.task_id)
 
     # ---- incidents ----------------------------------------------------------------------------
-        workitems.copy_assignee(session, item.id, assignee)
 
     def _raise_incident(self, case_id: int, actor: Actor, failure: _Failure, command: dict,
                         incident_id: int | None = None) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,6 +28,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@dataclass
+class _Batch:
+    """The transaction `Database.batch` shares between the writes of one thread."""
+
+    session: Session
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
 class Database:
     """Owns the SQLAlchemy engines. On SQLite, writes begin IMMEDIATE so concurrent commands queue
     instead of failing half-way; on PostgreSQL, row locks and the version column do that job."""
@@ -42,6 +52,7 @@ class Database:
             self.write_engine = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._local = threading.local()  # the batch open on this thread, if any
 
     @property
     def dialect(self) -> str:
@@ -73,9 +84,44 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One command = one transaction: commit on success, roll back everything on any error."""
+        """One command = one transaction: commit on success, roll back everything on any error.
+        Inside `batch()` the command is a SAVEPOINT of the batch's transaction instead."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            with batch.session.begin_nested():
+                yield batch.session
+            return
         with self._write_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """On SQLite, run the `write()`s of this thread in one transaction, each in its own SAVEPOINT: a
+        failing command rolls back only itself, and the batch pays for one BEGIN IMMEDIATE and one commit.
+        SQLite serialises writers anyway, so this costs no concurrency there. On PostgreSQL commands stay
+        separate transactions: they commit in parallel, and a batch would hold the audit chain's head
+        row locked from its first event to its commit."""
+        if not self.is_sqlite or getattr(self._local, "batch", None) is not None:
+            yield
+            return
+        with self._write_sessions() as session:
+            batch = self._local.batch = _Batch(session)
+            try:
+                with session.begin():
+                    yield
+            finally:
+                self._local.batch = None
+        for callback in batch.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once what was written so far on this thread is committed: at once, or when the
+        open batch commits (never, if it rolls back)."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is None:
+            callback()
+        else:
+            batch.after_commit.append(callback)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,7 +1,8 @@
 """The timer ticker. APScheduler only ticks; the database coordinates (DESIGN decision 5).
 
 Each tick leases due rows of the timer table atomically — PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite a
-single conditional UPDATE — then fires each through the engine in the case's own transaction. A lease
+single conditional UPDATE — then fires each through the engine in the case's own transaction (on SQLite,
+a savepoint of a transaction shared by up to `per_transaction` firings, see `Database.batch`). A lease
 held by a dead process expires and another process takes the timer; a failure backs off; a script or
 handler error parks the timer under its incident until someone retries or skips it.
 """
@@ -41,11 +42,13 @@ def default_owner() -> str:
 
 class TimerScheduler:
     def __init__(self, db: Database, commands: CommandRunner, owner: str | None = None,
-                 lease_seconds: float = 60.0, batch: int = 200) -> None:
+                 lease_seconds: float = 60.0, batch: int = 200, per_transaction: int = 20) -> None:
         self.db, self.commands = db, commands
         self.owner = owner or default_owner()
         self.lease = timedelta(seconds=lease_seconds)
         self.batch = batch
+        # Firings per SQLite write transaction: fewer commits, while other writers wait only briefly.
+        self.per_transaction = per_transaction
 
     def claim(self, now: datetime) -> list[tuple[int, int, str]]:
         """Lease up to `batch` due timers for this process, atomically: (timer id, case id, task id)."""
@@ -68,23 +71,30 @@ class TimerScheduler:
 
     def tick(self) -> TickResult:
         result = TickResult()
-        now = self.commands.clock.now()
-        for timer_id, case_id, task_id in self.claim(now):
-            result.claimed += 1
-            try:
-                self.commands.fire_timer(timer_id, self.owner, leased=(case_id, task_id))
-                result.fired += 1
-            except IncidentRaised as incident:
-                self._release(timer_id, park_as=incident_owner(incident.incident_id))
-                result.failed += 1
-            except Conflict as conflict:  # lost the lease, or the case moved on: the row tells the truth
-                log.info("timer %s not fired: %s", timer_id, conflict.message)
-                self._release(timer_id, error=conflict.message)
-            except Exception as error:  # database trouble and the like: back off and try again
-                log.exception("timer %s failed", timer_id)
-                self._release(timer_id, error=repr(error))
-                result.failed += 1
+        leased = self.claim(self.commands.clock.now())
+        for start in range(0, len(leased), self.per_transaction):
+            # Should a shared transaction fail to commit, none of its firings happened: the error
+            # propagates, and their leases run out as after a crash.
+            with self.db.batch():
+                for timer in leased[start:start + self.per_transaction]:
+                    self._fire(*timer, result)
         return result
+
+    def _fire(self, timer_id: int, case_id: int, task_id: str, result: TickResult) -> None:
+        result.claimed += 1
+        try:
+            self.commands.fire_timer(timer_id, self.owner, leased=(case_id, task_id))
+            result.fired += 1
+        except IncidentRaised as incident:
+            self._release(timer_id, park_as=incident_owner(incident.incident_id))
+            result.failed += 1
+        except Conflict as conflict:  # lost the lease, or the case moved on: the row tells the truth
+            log.info("timer %s not fired: %s", timer_id, conflict.message)
+            self._release(timer_id, error=conflict.message)
+        except Exception as error:  # database trouble and the like: back off and try again
+            log.exception("timer %s failed", timer_id)
+            self._release(timer_id, error=repr(error))
+            result.failed += 1
 
     def _release(self, timer_id: int, error: str | None = None, park_as: str | None = None) -> None:
         now = self.commands.clock.now()

@@ -2,7 +2,8 @@
 
 On both databases: a due timer is neither lost nor fired unrecorded when some other command runs on its
 case first, and two timers of one case due together are two firings. On PostgreSQL: 2,000 due timers
-drained by four scheduler *processes*, and a scheduler process SIGKILLed in the middle of firing.
+drained by four scheduler *processes*, and a scheduler process SIGKILLed in the middle of firing; on
+SQLite, one SIGKILLed in the middle of a transaction shared by several firings.
 """
 
 from __future__ import annotations
@@ -287,6 +288,40 @@ def test_a_scheduler_killed_in_the_middle_of_firing_loses_no_timer_and_fires_non
     assert survivor.drain() == 0
     clock.advance(ONE_SECOND)  # past the dead victim's lease
     assert survivor.drain() == 19
+
+    per_case = fired_per_case(engine)
+    assert set(per_case) == set(case_ids) and set(per_case.values()) == {1}
+    assert timer_rows(engine) == [] and incidents(engine) == []
+    assert all(open_tasks(engine, case_id) == ["Task_after"] for case_id in case_ids)
+    assert engine.verify_audit().ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_sqlite_scheduler_killed_in_the_middle_of_a_shared_transaction_loses_no_timer(engine, clock):
+    """On SQLite the victim's 20 firings share one transaction: killed in the second, it committed none."""
+    case_ids = start_waiting_cases(engine, 30)
+    due_now = START + timedelta(minutes=1, seconds=1)
+    clock.set(due_now)
+    victim = spawn(VICTIM, engine.db.url, due_now.isoformat())
+    try:
+        line = victim.stdout.readline().strip()
+        assert line == "blocked", (line, victim.stderr.read() if line != "blocked" else "")
+        rows = timer_rows(engine)  # WAL: readers go on while the victim holds the write lock
+        assert len(rows) == 30 and sum(row.lease_owner == "victim" for row in rows) == 20
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=30)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    assert sum(fired_per_case(engine).values()) == 0  # the open transaction died with the process
+
+    survivor = engine.scheduler(owner="survivor", lease_seconds=60)
+    assert survivor.drain() == 10  # the unleased ones at once; the victim's leases are still live
+    clock.advance(seconds=61)  # past the dead victim's lease
+    assert survivor.drain() == 20
 
     per_case = fired_per_case(engine)
     assert set(per_case) == set(case_ids) and set(per_case.values()) == {1}

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from engine import Conflict, Engine, Forbidden, IncidentRaised
-from engine.scheduler import PARKED_UNTIL
+from engine.scheduler import PARKED_UNTIL, TimerScheduler
 
 from .support import (
     HEAD,
@@ -216,6 +216,44 @@ def test_an_incident_does_not_hold_up_the_other_timers_of_the_tick(engine, clock
     assert (result.claimed, result.fired, result.failed) == (3, 2, 1)
     assert all(open_tasks(engine, case_id) == ["Task_after"] for case_id in good)
     assert timer_row(engine, bad).lease_owner.startswith("incident:")
+
+
+def test_a_failing_firing_rolls_back_only_itself_when_firings_share_a_transaction(engine, clock):
+    """On SQLite the firings of a tick share one transaction, one savepoint each (Database.batch)."""
+    deploy(engine, waiting_process(), waiting_process("timer_script", script="x = 1/0"))
+    first = engine.start_case("timer_wait", {}, STAFF)
+    bad = engine.start_case("timer_script", {}, STAFF)
+    last = engine.start_case("timer_wait", {}, STAFF)
+    before = engine.case(bad)
+    clock.set(DUE + ONE_SECOND)
+
+    result = TimerScheduler(engine.db, engine.commands, per_transaction=10).tick()
+
+    assert (result.claimed, result.fired, result.failed) == (3, 2, 1)
+    for case_id in (first, last):
+        assert kinds(engine, case_id) == ["start", "timer_fired"]
+        assert open_tasks(engine, case_id) == ["Task_after"] and timer_rows(engine, case_id) == []
+    [incident] = incidents(engine)
+    assert (incident.case_id, incident.bpmn_id) == (bad, "Script_after")
+    assert kinds(engine, bad) == ["start", "incident"]
+    after = engine.case(bad)
+    assert (after["version"], after["timers"], after["data"]) == (before["version"], before["timers"], before["data"])
+    assert timer_row(engine, bad).lease_owner == f"incident:{incident.id}"
+    assert engine.verify_audit().ok
+
+
+def test_a_workflow_kept_in_memory_is_not_used_once_another_process_moved_the_case_on(database, clock):
+    """Each engine keeps the workflows of its last commands; a case changed elsewhere is loaded afresh."""
+    here, elsewhere = Engine(database, clock), Engine(database, clock)
+    deploy(here, waiting_process())
+    case_id = here.start_case("timer_wait", {}, STAFF)  # `here` keeps the workflow waiting on the timer
+    clock.set(DUE + ONE_SECOND)
+    assert elsewhere.scheduler().drain() == 1
+
+    here.complete(here.find_task(case_id, "Task_after"), STAFF)
+
+    assert kinds(here, case_id) == ["start", "timer_fired", "complete"]
+    assert here.case(case_id)["status"] == "completed"
 
 
 def test_concurrent_schedulers_in_threads_fire_each_timer_once(database, clock):
