@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from chain import Chain
 from flask.testing import FlaskClient
 
 DEMO_PASSWORD = "xinfang-demo"
@@ -41,3 +42,23 @@ def register(client: FlaskClient, **changes) -> int:
                     content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+SIGN_OFF = ("Task_classify", "Task_propose", "Task_leader_signoff")  # registered → with supervision_1
+
+
+def work_through(engine, clock, case_id: int, *bpmn_ids: str, **answers) -> Chain:
+    """Complete the case's tasks in turn as their usual workers (tests/processes/chain.py); `answers`
+    maps a task id to the answers that differ from the defaults."""
+    chain = Chain(engine, clock)
+    chain.case_id = case_id
+    for bpmn_id in bpmn_ids:
+        chain.do(bpmn_id, **answers.get(bpmn_id, {}))
+    return chain
+
+
+def signed_in(app, name: str) -> FlaskClient:
+    """A new browser session of `name`."""
+    client = app.test_client()
+    login(client, name)
+    return client

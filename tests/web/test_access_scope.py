@@ -4,8 +4,7 @@ views, sealed items, scoped search and attachments."""
 from io import BytesIO
 
 import sqlalchemy as sa
-from chain import Chain
-from support import REGISTRATION_FORM, login, post, register
+from support import REGISTRATION_FORM, SIGN_OFF, login, post, register, signed_in, work_through
 
 from engine.models import Attachment, Event
 
@@ -16,11 +15,7 @@ def _assigned_case(client, engine, clock, department="supervision_1") -> int:
     form = {**REGISTRATION_FORM, "attachments": (BytesIO(b"%PDF-1.4"), "原件.pdf")}
     response = post(client, "/intake/new", form, token_from="/intake/new", content_type="multipart/form-data")
     case_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    chain = Chain(engine, clock)
-    chain.case_id = case_id
-    chain.do("Task_classify")
-    chain.do("Task_propose", handling_department=department)
-    chain.do("Task_leader_signoff")
+    work_through(engine, clock, case_id, *SIGN_OFF, Task_propose={"handling_department": department})
     return case_id
 
 
@@ -31,34 +26,28 @@ def _reporter_views(engine, case_id) -> list[tuple[str, str]]:
         return list(rows)
 
 
-def _client_for(app, name):
-    other = app.test_client()
-    login(other, name)
-    return other
-
-
 def test_another_departments_case_task_and_attachment_answer_404(client, app, engine, clock):
     case_id = _assigned_case(client, engine, clock)
     task_id = engine.find_task(case_id, "Task_investigate")
     with engine.db.read() as session:
         attachment_id = session.scalar(sa.select(Attachment.id))
-    outsider = _client_for(app, "s2_zhou")
+    outsider = signed_in(app, "s2_zhou")
     for path in (f"/cases/{case_id}", f"/tasks/{task_id}", f"/cases/attachments/{attachment_id}"):
         response = outsider.get(path)
         assert response.status_code == 404, path
         assert "李某" not in response.get_data(as_text=True) and "张某" not in response.get_data(as_text=True)
-    insider = _client_for(app, "s1_liu")
+    insider = signed_in(app, "s1_liu")
     assert insider.get(f"/cases/{case_id}").status_code == 200
     assert insider.get(f"/cases/attachments/{attachment_id}").status_code == 200
 
 
 def test_reporter_masked_for_leaders_and_every_view_audited(client, app, engine, clock):
     case_id = _assigned_case(client, engine, clock)
-    leader_page = _client_for(app, "leader_li").get(f"/cases/{case_id}").get_data(as_text=True)
+    leader_page = signed_in(app, "leader_li").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "李某" not in leader_page and "13800000000" not in leader_page
     assert "反映人信息已屏蔽" in leader_page
     assert _reporter_views(engine, case_id) == []
-    handler_page = _client_for(app, "s1_liu").get(f"/cases/{case_id}").get_data(as_text=True)
+    handler_page = signed_in(app, "s1_liu").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "李某" in handler_page and "已记入审计日志" in handler_page
     client.get(f"/cases/{case_id}")
     viewers = [actor for actor, _ in _reporter_views(engine, case_id)]
@@ -69,24 +58,22 @@ def test_reporter_masked_for_leaders_and_every_view_audited(client, app, engine,
 def test_reporter_masked_in_a_task_form_of_a_non_reader(client, app, engine, clock):
     case_id = _assigned_case(client, engine, clock)
     task_id = engine.find_task(case_id, "Task_investigate")
-    page = _client_for(app, "s1_sun").get(f"/tasks/{task_id}").get_data(as_text=True)  # handling leader: a handler
+    page = signed_in(app, "s1_sun").get(f"/tasks/{task_id}").get_data(as_text=True)  # handling leader: a handler
     assert "李某" in page
-    page = _client_for(app, "cr_zheng").get(f"/tasks/{task_id}")
+    page = signed_in(app, "cr_zheng").get(f"/tasks/{task_id}")
     assert page.status_code == 404  # case review has no part in this item yet
 
 
 def test_sealed_item_only_for_principal_leader_and_petition_head(client, app, engine, clock):
     login(client, "xf_wang")
     case_id = register(client, summary="反映本级领导班子成员问题")
-    chain = Chain(engine, clock)
-    chain.case_id = case_id
-    chain.do("Task_classify", category="higher_level")
+    work_through(engine, clock, case_id, "Task_classify", Task_classify={"category": "higher_level"})
     assert client.get(f"/cases/{case_id}").status_code == 404
     assert "XF-2026-000001" not in client.get("/search/?number=XF-2026").get_data(as_text=True)
     for name in ("leader_zhao", "xf_chen"):
-        page = _client_for(app, name).get(f"/cases/{case_id}")
+        page = signed_in(app, name).get(f"/cases/{case_id}")
         assert page.status_code == 200 and "密封件" in page.get_data(as_text=True), name
-    assert _client_for(app, "leader_li").get(f"/cases/{case_id}").status_code == 404
+    assert signed_in(app, "leader_li").get(f"/cases/{case_id}").status_code == 404
 
 
 def test_search_is_scoped_and_reporter_search_is_restricted_and_audited(client, app, engine, clock):
@@ -96,12 +83,12 @@ def test_search_is_scoped_and_reporter_search_is_restricted_and_audited(client, 
     with engine.db.read() as session:
         searched = session.scalars(sa.select(Event.actor).where(Event.kind == "reporter searched")).all()
     assert searched == ["xf_wang"]
-    outsider = _client_for(app, "s2_zhou")
+    outsider = signed_in(app, "s2_zhou")
     page = outsider.get("/search/?accused=张").get_data(as_text=True)
     assert "共找到 0 件" in page
-    leader = _client_for(app, "leader_li").get("/search/?reporter=李&text=礼金").get_data(as_text=True)
+    leader = signed_in(app, "leader_li").get("/search/?reporter=李&text=礼金").get_data(as_text=True)
     assert 'name="reporter"' not in leader and "XF-2026-000001" in leader
-    assert _client_for(app, "s1_liu").get("/search/?accused=张").get_data(as_text=True).count("XF-2026-000001") == 1
+    assert signed_in(app, "s1_liu").get("/search/?accused=张").get_data(as_text=True).count("XF-2026-000001") == 1
     assert case_id
 
 

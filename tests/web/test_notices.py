@@ -3,8 +3,7 @@ marks them; one cannot mark another user's notices."""
 
 import re
 
-from chain import Chain
-from support import login, post, register
+from support import SIGN_OFF, login, post, register, signed_in, work_through
 
 
 def _unread(page: str) -> int:
@@ -13,18 +12,12 @@ def _unread(page: str) -> int:
 
 def test_new_task_notice_unread_count_and_marking_read(client, app, engine, clock):
     login(client, "xf_wang")
-    case_id = register(client)
-    chain = Chain(engine, clock)
-    chain.case_id = case_id
-    for bpmn_id in ("Task_classify", "Task_propose", "Task_leader_signoff"):
-        chain.do(bpmn_id)
-    handler = app.test_client()
-    login(handler, "s1_liu")
+    work_through(engine, clock, register(client), *SIGN_OFF)
+    handler = signed_in(app, "s1_liu")
     page = handler.get("/notices/").get_data(as_text=True)
     assert _unread(page) >= 1 and "新任务" in page and "XF-2026-000001" in page
     ids = re.findall(r'name="id" value="(\d+)"', page)
-    stranger = app.test_client()
-    login(stranger, "s2_zhou")
+    stranger = signed_in(app, "s2_zhou")
     post(stranger, "/notices/read", {"id": ids}, token_from="/notices/")
     assert _unread(handler.get("/notices/").get_data(as_text=True)) == len(ids)
     post(handler, "/notices/read", {"id": ids}, token_from="/notices/")

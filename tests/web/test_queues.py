@@ -2,8 +2,7 @@
 
 from datetime import timedelta
 
-from chain import Chain
-from support import login, post, register
+from support import SIGN_OFF, login, post, register, signed_in, work_through
 
 from web import tasks
 
@@ -38,16 +37,14 @@ def test_claim_release_and_reassign(client, engine, app):
     assert engine.work_items(case_id)[0]["assignee"] == "xf_chen"
     refused = post(client, f"/tasks/{task_id}/reassign", {"to": "s1_liu"}, follow_redirects=True)
     assert "请选择同一角色、同一部门的同事" in refused.get_data(as_text=True)
-    other = app.test_client()
-    login(other, "xf_chen")
+    other = signed_in(app, "xf_chen")
     assert "XF-2026-000001" in other.get("/tasks/?view=mine").get_data(as_text=True)
 
 
 def test_other_departments_see_nothing_in_their_queues(client, app):
     login(client, "xf_wang")
     register(client)
-    other = app.test_client()
-    login(other, "s1_liu")
+    other = signed_in(app, "s1_liu")
     for view in ("mine", "groups", "unclaimed", "overdue", "due_soon"):
         assert "XF-2026-000001" not in other.get(f"/tasks/?view={view}").get_data(as_text=True)
 
@@ -71,10 +68,7 @@ def test_filters_and_paging(client, monkeypatch):
 
 def test_overdue_and_due_soon_are_marked_and_counted(client, engine, clock):
     login(client, "xf_wang")
-    case_id = register(client)
-    chain = Chain(engine, clock)
-    chain.case_id = case_id
-    chain.do("Task_classify")
+    work_through(engine, clock, register(client), "Task_classify")
     page = client.get("/tasks/?view=due_soon").get_data(as_text=True)
     assert "拟办" in page and "即将到期" in page
     clock.advance(timedelta(days=10))
@@ -85,15 +79,9 @@ def test_overdue_and_due_soon_are_marked_and_counted(client, engine, clock):
 
 def test_department_leader_sees_the_department_view(client, app, engine, clock):
     login(client, "xf_wang")
-    case_id = register(client)
-    chain = Chain(engine, clock)
-    chain.case_id = case_id
-    for bpmn_id in ("Task_classify", "Task_propose", "Task_leader_signoff"):
-        chain.do(bpmn_id)
-    leader = app.test_client()
-    login(leader, "s1_sun")
+    work_through(engine, clock, register(client), *SIGN_OFF)
+    leader = signed_in(app, "s1_sun")
     page = leader.get("/tasks/?view=department").get_data(as_text=True)
     assert "XF-2026-000001" in page and "调查核实并形成报告" in page
-    staff = app.test_client()
-    login(staff, "s1_liu")
+    staff = signed_in(app, "s1_liu")
     assert staff.get("/tasks/?view=department").status_code == 404
