@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from engine.handlers_registry import HandlerContext, register
 from engine.models import Petition, PetitionAccused
+from engine.views import SEALED_SUMMARY
 from handlers.common import accused_entries, as_date, int_property, local_date, normalise, petition_of, text
 
 MAX_CANDIDATES = 10
 SUMMARY_EXCERPT = 100
-SEALED_SUMMARY = "【密件】摘要不予显示"
 
 
 def _comparable(summary: str | None) -> str:
