@@ -86,9 +86,10 @@ class StaffViews:
 
     # ---- queues ------------------------------------------------------------------------------------
 
-    def queue_page(self, actor: Actor, query: workitems.QueueQuery) -> dict[str, Any]:
+    def queue_page(self, actor: Actor, query: workitems.QueueQuery, total: int | None = None) -> dict[str, Any]:
+        """A page of a queue; `total` when the caller already counted it (the navigation does)."""
         with self.db.read() as session:
-            return views.queue_page(session, actor, query, self.engine.now())
+            return views.queue_page(session, actor, query, self.engine.now(), total=total)
 
     def views_of(self, actor: Actor) -> tuple[str, ...]:
         return workitems.views_of(actor)

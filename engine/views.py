@@ -114,9 +114,10 @@ def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict
 
 
 def queue_page(session: Session, actor: Actor, query: workitems.QueueQuery, now: datetime,
-               due_soon_days: int = 3) -> dict[str, Any]:
+               due_soon_days: int = 3, total: int | None = None) -> dict[str, Any]:
     items = workitems.queue(session, actor, query, now)
-    total = workitems.queue_total(session, actor, query, now)
+    if total is None:
+        total = workitems.queue_total(session, actor, query, now)
     case_ids = [item.case_id for item in items]
     petitions = {p.case_id: p for p in session.scalars(sa.select(Petition).where(Petition.case_id.in_(case_ids)))}
     accused = accused_of(session, [p.id for p in petitions.values()])

@@ -12,12 +12,17 @@ VIEW_LABELS = {
 }
 
 
+def counts() -> dict[str, int]:
+    """The signed-in user's queue counts, computed once per request (the queue page reuses them)."""
+    if "queue_counts" not in g:
+        g.queue_counts = current_engine().queue_counts(g.actor)
+    return g.queue_counts
+
+
 def register(app: Flask) -> None:
     @app.context_processor
     def navigation() -> dict:
-        actor = g.get("actor")
-        if actor is None:
+        if g.get("actor") is None:
             return {}
-        engine = current_engine()
-        return {"nav_counts": engine.queue_counts(actor), "nav_unread": engine.staff.unread_notices(actor),
+        return {"nav_counts": counts(), "nav_unread": current_engine().staff.unread_notices(g.actor),
                 "view_labels": VIEW_LABELS}

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from engine import Conflict, Forbidden, FormErrors, IncidentRaised
 from engine.workitems import QueueQuery
-from web import current_engine
+from web import current_engine, nav
 from web.auth import safe_next
 from web.formdata import initial_values, row_errors, submission
 from web.labels import CATEGORIES, CHANNELS
@@ -34,7 +34,8 @@ def queue():
     if view not in views:
         abort(404)
     query = _query(view)
-    page = engine.staff.queue_page(g.actor, query)
+    unfiltered = not (query.stage or query.channel or query.category or query.department)
+    page = engine.staff.queue_page(g.actor, query, total=nav.counts()[view] if unfiltered else None)
     return render_template(
         "tasks/queue.html", view=view, views=views, labels=VIEW_LABELS, rows=page["rows"], total=page["total"],
         page=query.offset // PAGE_SIZE + 1, pages=max((page["total"] + PAGE_SIZE - 1) // PAGE_SIZE, 1),
