@@ -208,6 +208,15 @@ def fired_per_case(engine) -> Counter:
         return Counter(session.scalars(sa.select(Event.case_id).where(Event.kind == "timer_fired")))
 
 
+def assert_each_case_fired_once(engine, case_ids: list[int]) -> None:
+    """Every case's timer fired exactly once, nothing is left waiting or failed, the audit chain holds."""
+    per_case = fired_per_case(engine)
+    assert set(per_case) == set(case_ids) and set(per_case.values()) == {1}
+    assert timer_rows(engine) == [] and incidents(engine) == []
+    assert all(open_tasks(engine, case_id) == ["Task_after"] for case_id in case_ids)
+    assert engine.verify_audit().ok
+
+
 def start_waiting_cases(engine, count: int) -> list[int]:
     deploy(engine, process("timer_minute", """
     <bpmn:startEvent id="StartEvent_1" />
@@ -289,11 +298,7 @@ def test_a_scheduler_killed_in_the_middle_of_firing_loses_no_timer_and_fires_non
     clock.advance(ONE_SECOND)  # past the dead victim's lease
     assert survivor.drain() == 19
 
-    per_case = fired_per_case(engine)
-    assert set(per_case) == set(case_ids) and set(per_case.values()) == {1}
-    assert timer_rows(engine) == [] and incidents(engine) == []
-    assert all(open_tasks(engine, case_id) == ["Task_after"] for case_id in case_ids)
-    assert engine.verify_audit().ok
+    assert_each_case_fired_once(engine, case_ids)
 
 
 @pytest.mark.slow
@@ -323,11 +328,7 @@ def test_a_sqlite_scheduler_killed_in_the_middle_of_a_shared_transaction_loses_n
     clock.advance(seconds=61)  # past the dead victim's lease
     assert survivor.drain() == 20
 
-    per_case = fired_per_case(engine)
-    assert set(per_case) == set(case_ids) and set(per_case.values()) == {1}
-    assert timer_rows(engine) == [] and incidents(engine) == []
-    assert all(open_tasks(engine, case_id) == ["Task_after"] for case_id in case_ids)
-    assert engine.verify_audit().ok
+    assert_each_case_fired_once(engine, case_ids)
 
 
 @pytest.mark.slow
