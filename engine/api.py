@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import audit, deployments, workitems
+from engine import audit, deployments, queues, workitems
 from engine.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers
 from engine.clock import Clock, SystemClock
 from engine.commands import CommandRunner
@@ -164,13 +164,13 @@ class Engine:
             raise NotFound(f"案件 {case_id} 没有唯一的待办任务“{bpmn_id}”（找到 {len(matches)} 个）")
         return matches[0]["task_id"]
 
-    def queue(self, actor: Actor, query: workitems.QueueQuery) -> list[dict[str, Any]]:
+    def queue(self, actor: Actor, query: queues.QueueQuery) -> list[dict[str, Any]]:
         with self.db.read() as session:
-            return [workitems.as_dict(row) for row in workitems.queue(session, actor, query, self.clock.now())]
+            return [workitems.as_dict(row) for row in queues.queue(session, actor, query, self.clock.now())]
 
     def queue_counts(self, actor: Actor, within_days: int = 3) -> dict[str, int]:
         with self.db.read() as session:
-            return workitems.counts(session, actor, self.clock.now(), within_days)
+            return queues.counts(session, actor, self.clock.now(), within_days)
 
     def case(self, case_id: int) -> dict[str, Any]:
         with self.db.read() as session:

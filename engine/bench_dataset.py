@@ -198,8 +198,10 @@ def _work_item(tables: dict, rng: random.Random, holders: dict, item_id: int, ca
         "priority": None, "created_at": now - timedelta(days=rng.uniform(0, 20)), "due_at": due,
         "remind_at": due - timedelta(days=1) if due else None,
     })
-    for key in workitems.candidate_keys([group], [], department):
-        tables[WorkItemCandidate].add({"work_item_id": item_id, "candidate": key, "assignee": assignee, "due_at": due})
+    keys = workitems.candidate_keys([group], [], department)
+    for key in keys:
+        tables[WorkItemCandidate].add({"work_item_id": item_id, "candidate": key, "shared": len(keys) > 1,
+                                       "assignee": assignee, "due_at": due})
 
 
 _ACTIONS = (("xf_wang", "Task_classify", {"category": "accusation", "classification_note": "反映党员干部违纪问题"}),

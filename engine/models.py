@@ -71,8 +71,10 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        sa.Index("ix_work_items_assignee_due", "assignee", "due_at"),
-        sa.Index("ix_work_items_department_due", "department", "due_at"),
+        # (due_at, id) is the queues' order, so a queue's first page is read off an index (engine/queues.py)
+        sa.Index("ix_work_items_assignee_due", "assignee", "due_at", "id"),
+        sa.Index("ix_work_items_department_due", "department", "due_at", "id"),
+        sa.Index("ix_work_items_department_assignee", "department", "assignee"),
         sa.Index("ix_work_items_due", "due_at"),
     )
 
@@ -97,17 +99,22 @@ class WorkItem(Base):
 class WorkItemCandidate(Base):
     """One row per candidate key of a work item, so queues and counts are index scans of this table alone:
     "role:X" (or "role:X@DEPT" when the item is bound to a department) or "user:Y", with copies of the
-    item's assignee and due time, kept in step by workitems.copy_assignee / copy_due."""
+    item's assignee and due time, kept in step by workitems.copy_assignee / copy_due.
+
+    `shared` marks the rows of an item offered under more than one key: only those can be met twice when
+    counting an actor's keys, so only those need a DISTINCT (engine/queues.py)."""
 
     __tablename__ = "work_item_candidates"
     __table_args__ = (
-        sa.Index("ix_work_item_candidates_queue", "candidate", "assignee", "due_at", "work_item_id"),
+        sa.Index("ix_work_item_candidates_queue", "candidate", "shared", "assignee", "due_at", "work_item_id"),
+        sa.Index("ix_work_item_candidates_due", "candidate", "due_at", "work_item_id"),
     )
 
     work_item_id: Mapped[int] = mapped_column(
         sa.ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
     )
     candidate: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    shared: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     assignee: Mapped[str | None] = mapped_column(sa.String(100))
     due_at: Mapped[datetime | None]
 
@@ -245,6 +252,13 @@ class Petition(Base):
     """The searchable registry of items, one row per case. Never holds reporter identity."""
 
     __tablename__ = "petitions"
+    # Only repeats have an original: an index of just those keeps the planner's statistics honest (a full
+    # index, nearly all NULL, looks useless to SQLite once analysed, and the case page would scan).
+    __table_args__ = (
+        sa.Index("ix_petitions_duplicate_of_id", "duplicate_of_id",
+                 sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+                 postgresql_where=sa.text("duplicate_of_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
@@ -266,7 +280,7 @@ class Petition(Base):
     disposal: Mapped[str | None] = mapped_column(sa.String(60))
     truthfulness: Mapped[str | None] = mapped_column(sa.String(40))
     query_code_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("petitions.id"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("petitions.id"))
     repeat_count: Mapped[int] = mapped_column(default=0)
     overdue_count: Mapped[int] = mapped_column(default=0)
     last_overdue_at: Mapped[datetime | None]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import accounts, audit, casediagram, casepage, notices, search, views, workitems
+from engine import accounts, audit, casediagram, casepage, notices, queues, search, views, workitems
 from engine.commands import REASSIGNERS
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import Form, validate_submission
@@ -86,13 +86,13 @@ class StaffViews:
 
     # ---- queues ------------------------------------------------------------------------------------
 
-    def queue_page(self, actor: Actor, query: workitems.QueueQuery, total: int | None = None) -> dict[str, Any]:
+    def queue_page(self, actor: Actor, query: queues.QueueQuery, total: int | None = None) -> dict[str, Any]:
         """A page of a queue; `total` when the caller already counted it (the navigation does)."""
         with self.db.read() as session:
             return views.queue_page(session, actor, query, self.engine.now(), total=total)
 
     def views_of(self, actor: Actor) -> tuple[str, ...]:
-        return workitems.views_of(actor)
+        return queues.views_of(actor)
 
     def departments(self) -> dict[str, str]:
         with self.db.read() as session:

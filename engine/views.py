@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine import access, workitems
+from engine import access, queues
 from engine.deployments import LoadedSpec, SpecCache
 from engine.errors import NotFound
 from engine.forms import Form
@@ -113,11 +113,11 @@ def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict
     return found
 
 
-def queue_page(session: Session, actor: Actor, query: workitems.QueueQuery, now: datetime,
+def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: datetime,
                due_soon_days: int = 3, total: int | None = None) -> dict[str, Any]:
-    items = workitems.queue(session, actor, query, now)
+    items = queues.queue(session, actor, query, now)
     if total is None:
-        total = workitems.queue_total(session, actor, query, now)
+        total = queues.queue_total(session, actor, query, now)
     case_ids = [item.case_id for item in items]
     petitions = {p.case_id: p for p in session.scalars(sa.select(Petition).where(Petition.case_id.in_(case_ids)))}
     accused = accused_of(session, [p.id for p in petitions.values()])

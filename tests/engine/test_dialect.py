@@ -14,7 +14,7 @@ from diagrams import files, read
 from engine import Engine, FormErrors
 from engine.handlers_registry import HandlerRegistry
 from engine.models import Deployment, Timer, WorkItem
-from engine.workitems import QueueQuery
+from engine.queues import QueueQuery
 
 
 @pytest.fixture

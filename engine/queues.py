@@ -1,0 +1,254 @@
+"""Queues (待办) and their counts, read from the work-item tables alone (engine/workitems.py keeps them).
+
+A queue in due order is a merge of index-ordered streams: "my tasks" is one range of work_items by
+assignee, a role queue one range of work_item_candidates per candidate key, and the department view adds
+the department's own items and its members' tasks. Each stream's first offset + limit rows are read off
+its index and the merge keeps the page's distinct items, so the first page of a queue of fifty thousand
+costs what it costs for fifty. Other orders and filtered queues are one plain query.
+
+Counts are range counts of the same indexes. An item offered under several of an actor's keys would be
+met once per key; only rows marked `shared` can be, so only those are counted DISTINCT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
+from engine.organisation import Actor
+
+QUEUES = ("mine", "groups", "unclaimed", "overdue", "due_soon")
+DEPARTMENT_VIEWERS = frozenset({"handling_leader", "petition_head"})  # may watch their whole department
+COMMISSION_ROLES = frozenset({"leader_in_charge", "principal_leader", "admin", "auditor", "process_owner"})
+
+SORTS = {
+    "due": (WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id),
+    "arrived": (WorkItem.created_at.desc(), WorkItem.id.desc()),
+    "case": (WorkItem.case_id.desc(), WorkItem.id),
+}
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    view: str = "mine"  # one of QUEUES, or "department"
+    within_days: int = 3  # for due_soon
+    limit: int = 50
+    offset: int = 0
+    sort: str = "due"  # one of SORTS
+    stage: str | None = None  # process id of the task (intake, handling, ...)
+    channel: str | None = None  # petition registry columns
+    category: str | None = None
+    department: str | None = None  # the item's handling department
+
+    @property
+    def unfiltered(self) -> bool:
+        return not (self.stage or self.channel or self.category or self.department)
+
+
+def views_of(actor: Actor) -> tuple[str, ...]:
+    return QUEUES + ("department",) if actor.roles & DEPARTMENT_VIEWERS and actor.department else QUEUES
+
+
+@dataclass(frozen=True)
+class Department:
+    """What a department view covers: items bound to the department, items bound to none that are
+    offered to a role its members hold (`unbound_keys`), and items assigned to its members."""
+
+    code: str
+    unbound_keys: list[str]
+    members: list[str]
+
+
+def department_of(session: Session, actor: Actor) -> Department:
+    holders = session.execute(
+        sa.select(User.name, UserRole.role_name).outerjoin(UserRole, UserRole.user_name == User.name)
+        .where(User.department == actor.department)
+    ).all()
+    roles = {role for _, role in holders if role} - COMMISSION_ROLES
+    return Department(code=actor.department or "", unbound_keys=sorted(f"role:{role}" for role in roles),
+                      members=sorted({name for name, _ in holders}))
+
+
+# ---- pages ------------------------------------------------------------------------------------------
+
+
+def queue(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> list[WorkItem]:
+    """A page of a queue, in the query's order."""
+    if query.sort not in SORTS:
+        raise ValueError(f"未知的排序方式：{query.sort}")
+    if query.sort == "due" and query.unfiltered:
+        ids = _first_ids(session, _streams(session, actor, query, now), query.offset + query.limit)
+        ids = ids[query.offset:query.offset + query.limit]
+        rows = {row.id: row for row in session.scalars(sa.select(WorkItem).where(WorkItem.id.in_(ids)))}
+        return [rows[item_id] for item_id in ids if item_id in rows]
+    statement = (
+        sa.select(WorkItem).where(_query_filter(session, actor, query, now))
+        .order_by(*SORTS[query.sort]).limit(query.limit).offset(query.offset)
+    )
+    return list(session.scalars(statement))
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """Rows of one index range, in due order: the item id, its due time and the range's conditions."""
+
+    id: Any
+    due: Any
+    where: tuple
+
+    @classmethod
+    def items(cls, *where) -> _Stream:
+        return cls(WorkItem.id, WorkItem.due_at, where)
+
+    @classmethod
+    def offered(cls, *where) -> _Stream:
+        return cls(WorkItemCandidate.work_item_id, WorkItemCandidate.due_at, where)
+
+
+def _streams(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> list[_Stream]:
+    mine = WorkItem.assignee == actor.name
+    unclaimed = WorkItemCandidate.assignee.is_(None)
+    keys = [WorkItemCandidate.candidate == key for key in actor.candidates]
+    if query.view == "mine":
+        return [_Stream.items(mine)]
+    if query.view == "groups":
+        return [_Stream.offered(key) for key in keys]
+    if query.view == "unclaimed":
+        return [_Stream.offered(key, unclaimed) for key in keys]
+    if query.view in ("overdue", "due_soon"):
+        items_due, offered_due = _window(query.view, now, query.within_days)
+        return [_Stream.items(mine, *items_due)] + [_Stream.offered(key, unclaimed, *offered_due) for key in keys]
+    if query.view == "department" and query.view in views_of(actor):
+        department = department_of(session, actor)
+        return ([_Stream.items(WorkItem.department == department.code)]
+                + [_Stream.offered(WorkItemCandidate.candidate == key) for key in department.unbound_keys]
+                + [_Stream.items(WorkItem.assignee == member) for member in department.members])
+    raise ValueError(f"未知的待办视图：{query.view}")
+
+
+def _window(view: str, now: datetime, within_days: int) -> tuple[tuple, tuple]:
+    """The due-time conditions of the overdue or due-soon view, on work_items and on candidate rows."""
+    soon = now + timedelta(days=within_days)
+    if view == "overdue":
+        return (WorkItem.due_at < now,), (WorkItemCandidate.due_at < now,)
+    return ((WorkItem.due_at >= now, WorkItem.due_at < soon),
+            (WorkItemCandidate.due_at >= now, WorkItemCandidate.due_at < soon))
+
+
+def _first_ids(session: Session, streams: Sequence[_Stream], count: int) -> list[int]:
+    """The first `count` distinct item ids of the streams together, due ones by (due, id), then the rest
+    by id. Any of them is among the first `count` of each stream it is in, so those are all one reads."""
+    parts = []
+    for stream in streams:
+        columns = (stream.id.label("id"), stream.due.label("due"))
+        parts.append(sa.select(*columns).where(*stream.where, stream.due.is_not(None))
+                     .order_by(stream.due, stream.id).limit(count).subquery())
+        parts.append(sa.select(*columns).where(*stream.where, stream.due.is_(None))
+                     .order_by(stream.id).limit(count).subquery())
+    rows = session.execute(sa.union_all(*(sa.select(part.c.id, part.c.due) for part in parts))).all()
+    dated = sorted((row.due, row.id) for row in rows if row.due is not None)
+    undated = sorted(row.id for row in rows if row.due is None)
+    return list(dict.fromkeys([item_id for _, item_id in dated] + undated))[:count]
+
+
+# ---- filtered queues: one query -----------------------------------------------------------------------
+
+
+def _offered_ids(keys: Sequence[str]) -> sa.Select:
+    return sa.select(WorkItemCandidate.work_item_id).where(WorkItemCandidate.candidate.in_(keys))
+
+
+def queue_filter(session: Session, actor: Actor, view: str, now: datetime, within_days: int = 3):
+    """The WHERE clause of a queue; all views but "department" only show items the actor may work on."""
+    offered = WorkItem.id.in_(_offered_ids(actor.candidates))
+    mine = WorkItem.assignee == actor.name
+    if view == "mine":
+        return mine
+    if view == "groups":  # everything my roles are candidates for, whoever has claimed it
+        return offered
+    if view == "unclaimed":
+        return sa.and_(WorkItem.assignee.is_(None), offered)
+    if view in ("overdue", "due_soon"):
+        due, _ = _window(view, now, within_days)
+        return sa.and_(sa.or_(mine, sa.and_(WorkItem.assignee.is_(None), offered)), *due)
+    if view == "department" and view in views_of(actor):
+        department = department_of(session, actor)
+        return sa.or_(
+            WorkItem.department == department.code,
+            sa.and_(WorkItem.department.is_(None), WorkItem.id.in_(_offered_ids(department.unbound_keys))),
+            WorkItem.assignee.in_(department.members),
+        )
+    raise ValueError(f"未知的待办视图：{view}")
+
+
+def _query_filter(session: Session, actor: Actor, query: QueueQuery, now: datetime):
+    conditions = [queue_filter(session, actor, query.view, now, query.within_days)]
+    if query.stage:
+        conditions.append(WorkItem.process_id == query.stage)
+    registry = {"channel": Petition.channel, "category": Petition.category, "department": Petition.handling_department}
+    picked = [column == getattr(query, name) for name, column in registry.items() if getattr(query, name)]
+    if picked:
+        conditions.append(WorkItem.case_id.in_(sa.select(Petition.case_id).where(*picked)))
+    return sa.and_(*conditions)
+
+
+# ---- counts -----------------------------------------------------------------------------------------
+
+
+def queue_total(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> int:
+    if query.unfiltered:
+        return session.scalar(sa.select(_count_columns(session, actor, now, query.within_days)[query.view])) or 0
+    statement = sa.select(sa.func.count(WorkItem.id)).where(_query_filter(session, actor, query, now))
+    return session.scalar(statement) or 0
+
+
+def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) -> dict[str, int]:
+    """Every view's count in one statement."""
+    columns = _count_columns(session, actor, now, within_days)
+    row = session.execute(sa.select(*(column.label(view) for view, column in columns.items()))).one()
+    return dict(row._mapping)
+
+
+def _items(*conditions):
+    return sa.select(sa.func.count()).select_from(WorkItem).where(*conditions).scalar_subquery()
+
+
+def _offered(keys: Sequence[str], *conditions):
+    """Items offered under any of `keys`: rows of single-key items are counted as they are, the others
+    DISTINCT."""
+    candidate = WorkItemCandidate
+    single = sa.select(sa.func.count()).select_from(candidate).where(
+        candidate.candidate.in_(keys), candidate.shared == sa.false(), *conditions).scalar_subquery()
+    shared = sa.select(sa.func.count(sa.distinct(candidate.work_item_id))).where(
+        candidate.candidate.in_(keys), candidate.shared == sa.true(), *conditions).scalar_subquery()
+    return single + shared
+
+
+def _count_columns(session: Session, actor: Actor, now: datetime, within_days: int) -> dict[str, Any]:
+    """Each view's count as a scalar expression. Items assigned to the actor are counted on work_items,
+    items offered to it on the candidate rows' copies: the two sets never overlap."""
+    mine = WorkItem.assignee == actor.name
+    unclaimed = WorkItemCandidate.assignee.is_(None)
+    columns = {"mine": _items(mine), "groups": _offered(actor.candidates),
+               "unclaimed": _offered(actor.candidates, unclaimed)}
+    for view in ("overdue", "due_soon"):
+        items_due, offered_due = _window(view, now, within_days)
+        columns[view] = _items(mine, *items_due) + _offered(actor.candidates, unclaimed, *offered_due)
+    if "department" in views_of(actor):
+        columns["department"] = _department_count(department_of(session, actor))
+    return columns
+
+
+def _department_count(department: Department):
+    """|bound ∪ unbound-offered ∪ assigned to members|: the first two never overlap, so it is their sizes
+    plus the members' items less those already in either."""
+    bound = WorkItem.department == department.code
+    assigned, copied = WorkItem.assignee.in_(department.members), WorkItemCandidate.assignee.in_(department.members)
+    return (_items(bound) + _offered(department.unbound_keys) + _items(assigned)
+            - _items(bound, assigned) - _offered(department.unbound_keys, copied))
