@@ -203,52 +203,70 @@ def _query_filter(session: Session, actor: Actor, query: QueueQuery, now: dateti
 
 def queue_total(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> int:
     if query.unfiltered:
-        return session.scalar(sa.select(_count_columns(session, actor, now, query.within_days)[query.view])) or 0
+        return counts(session, actor, now, query.within_days)[query.view]
     statement = sa.select(sa.func.count(WorkItem.id)).where(_query_filter(session, actor, query, now))
     return session.scalar(statement) or 0
 
 
 def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) -> dict[str, int]:
-    """Every view's count in one statement."""
-    columns = _count_columns(session, actor, now, within_days)
-    row = session.execute(sa.select(*(column.label(view) for view, column in columns.items()))).one()
-    return dict(row._mapping)
-
-
-def _items(*conditions):
-    return sa.select(sa.func.count()).select_from(WorkItem).where(*conditions).scalar_subquery()
-
-
-def _offered(keys: Sequence[str], *conditions):
-    """Items offered under any of `keys`: rows of single-key items are counted as they are, the others
-    DISTINCT."""
-    candidate = WorkItemCandidate
-    single = sa.select(sa.func.count()).select_from(candidate).where(
-        candidate.candidate.in_(keys), candidate.shared == sa.false(), *conditions).scalar_subquery()
-    shared = sa.select(sa.func.count(sa.distinct(candidate.work_item_id))).where(
-        candidate.candidate.in_(keys), candidate.shared == sa.true(), *conditions).scalar_subquery()
-    return single + shared
-
-
-def _count_columns(session: Session, actor: Actor, now: datetime, within_days: int) -> dict[str, Any]:
-    """Each view's count as a scalar expression. Items assigned to the actor are counted on work_items,
-    items offered to it on the candidate rows' copies: the two sets never overlap."""
-    mine = WorkItem.assignee == actor.name
+    """Every view's count in one statement: one pass over the actor's own items and one over the rows
+    offered to it, each counting every view at once."""
     unclaimed = WorkItemCandidate.assignee.is_(None)
-    columns = {"mine": _items(mine), "groups": _offered(actor.candidates),
-               "unclaimed": _offered(actor.candidates, unclaimed)}
-    for view in ("overdue", "due_soon"):
-        items_due, offered_due = _window(view, now, within_days)
-        columns[view] = _items(mine, *items_due) + _offered(actor.candidates, unclaimed, *offered_due)
+    overdue_items, overdue_offered = _window("overdue", now, within_days)
+    soon_items, soon_offered = _window("due_soon", now, within_days)
+    tallies = _Tallies()
+    mine = tallies.count(WorkItem.id, [WorkItem.assignee == actor.name],
+                         {"all": None, "overdue": sa.and_(*overdue_items), "due_soon": sa.and_(*soon_items)})
+    offered = tallies.offered(actor.candidates, {"all": None, "unclaimed": unclaimed,
+                                                 "overdue": sa.and_(unclaimed, *overdue_offered),
+                                                 "due_soon": sa.and_(unclaimed, *soon_offered)})
+    columns = {"mine": mine["all"], "groups": offered["all"], "unclaimed": offered["unclaimed"],
+               "overdue": mine["overdue"] + offered["overdue"], "due_soon": mine["due_soon"] + offered["due_soon"]}
     if "department" in views_of(actor):
-        columns["department"] = _department_count(department_of(session, actor))
-    return columns
+        columns["department"] = tallies.department(department_of(session, actor))
+    return tallies.read(session, columns)
 
 
-def _department_count(department: Department):
-    """|bound ∪ unbound-offered ∪ assigned to members|: the first two never overlap, so it is their sizes
-    plus the members' items less those already in either."""
-    bound = WorkItem.department == department.code
-    assigned, copied = WorkItem.assignee.in_(department.members), WorkItemCandidate.assignee.in_(department.members)
-    return (_items(bound) + _offered(department.unbound_keys) + _items(assigned)
-            - _items(bound, assigned) - _offered(department.unbound_keys, copied))
+class _Tallies:
+    """Aggregate rows, each one index range scan counting several things at once, read together in one
+    statement."""
+
+    def __init__(self) -> None:
+        self.rows: list[sa.Subquery] = []
+
+    def count(self, counted, where: list, filters: dict[str, Any], distinct: bool = False) -> dict[str, Any]:
+        """`SELECT count(*) FILTER (WHERE …), … WHERE …`: a count per filter (None: every row)."""
+        measure = sa.func.count(sa.distinct(counted)) if distinct else sa.func.count()  # count(*): index only
+        row = sa.select(*((measure if condition is None else measure.filter(condition)).label(name)
+                          for name, condition in filters.items())).where(*where).subquery()
+        self.rows.append(row)
+        return {name: row.c[name] for name in filters}
+
+    def offered(self, keys: Sequence[str], filters: dict[str, Any]) -> dict[str, Any]:
+        """Items offered under any of `keys`, per filter: rows of single-key items are counted as they
+        are, the others DISTINCT."""
+        candidate = WorkItemCandidate
+        single = self.count(candidate.work_item_id, [candidate.candidate.in_(keys), candidate.shared == sa.false()],
+                            filters)
+        shared = self.count(candidate.work_item_id, [candidate.candidate.in_(keys), candidate.shared == sa.true()],
+                            filters, distinct=True)
+        return {name: single[name] + shared[name] for name in filters}
+
+    def department(self, department: Department):
+        """|bound ∪ unbound-offered ∪ assigned to members|: the first two never overlap, so it is their
+        sizes plus the members' items less those already in either."""
+        bound = WorkItem.department == department.code
+        assigned = WorkItem.assignee.in_(department.members)
+        offered = self.offered(department.unbound_keys,
+                               {"all": None, "assigned": WorkItemCandidate.assignee.in_(department.members)})
+        items = {name: self.count(WorkItem.id, where, {"all": None})["all"]
+                 for name, where in (("bound", [bound]), ("assigned", [assigned]), ("both", [bound, assigned]))}
+        return items["bound"] + offered["all"] + items["assigned"] - items["both"] - offered["assigned"]
+
+    def read(self, session: Session, columns: dict[str, Any]) -> dict[str, int]:
+        joined = self.rows[0]
+        for row in self.rows[1:]:  # one row each: joined on true, without a cartesian-product warning
+            joined = joined.join(row, sa.true())
+        values = session.execute(sa.select(*(column.label(view) for view, column in columns.items()))
+                                 .select_from(joined)).one()
+        return {view: int(value) for view, value in values._mapping.items()}
