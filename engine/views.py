@@ -101,12 +101,30 @@ def petition_row(petition: Petition, actor: Actor) -> dict[str, Any]:
     return jsonable(row)
 
 
+# What a queue row shows of its item: a few registry columns, read without loading whole rows.
+LISTED = (Petition.id, Petition.case_id, Petition.registration_number, Petition.summary, Petition.sealed,
+          Petition.handling_department, Petition.received_on)
+
+
+def listed_petitions(session: Session, actor: Actor, case_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The LISTED columns of the cases' items by case id, summaries of sealed items masked."""
+    rows = session.execute(sa.select(*LISTED).where(Petition.case_id.in_(case_ids))).mappings()
+    found = {row["case_id"]: dict(row) for row in rows}
+    for row in found.values():
+        if row["sealed"] and not actor.roles & access.SEALED_READERS:
+            row["summary"] = SEALED_SUMMARY
+    return found
+
+
 def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {pid: [] for pid in petition_ids}
     if not petition_ids:
         return found
-    rows = session.scalars(sa.select(PetitionAccused).where(PetitionAccused.petition_id.in_(petition_ids))
-                           .order_by(PetitionAccused.petition_id, PetitionAccused.position))
+    accused = PetitionAccused
+    rows = session.execute(
+        sa.select(accused.petition_id, accused.name, accused.unit, accused.position_title, accused.rank, accused.region)
+        .where(accused.petition_id.in_(petition_ids)).order_by(accused.petition_id, accused.position)
+    )
     for row in rows:
         found[row.petition_id].append({"name": row.name, "unit": row.unit, "position": row.position_title,
                                        "rank": row.rank, "region": row.region})
@@ -118,9 +136,8 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
     items = queues.queue(session, actor, query, now)
     if total is None:
         total = queues.queue_total(session, actor, query, now)
-    case_ids = [item.case_id for item in items]
-    petitions = {p.case_id: p for p in session.scalars(sa.select(Petition).where(Petition.case_id.in_(case_ids)))}
-    accused = accused_of(session, [p.id for p in petitions.values()])
+    petitions = listed_petitions(session, actor, [item.case_id for item in items])
+    accused = accused_of(session, [p["id"] for p in petitions.values()])
     names = process_names(session)
     people = display_names(session, {item.assignee for item in items if item.assignee})
     rows = []
@@ -133,8 +150,8 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
             "created_at": item.created_at, "due_at": item.due_at,
             "overdue": item.due_at is not None and item.due_at < now,
             "due_soon": item.due_at is not None and now <= item.due_at < now + timedelta(days=due_soon_days),
-            "petition": petition_row(petition, actor) if petition else None,
-            "accused": accused.get(petition.id, []) if petition else [],
+            "petition": petition,
+            "accused": accused.get(petition["id"], []) if petition else [],
         })
     return {"rows": rows, "total": total}
 
