@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -167,6 +168,10 @@ class Engine:
     def queue(self, actor: Actor, query: queues.QueueQuery) -> list[dict[str, Any]]:
         with self.db.read() as session:
             return [workitems.as_dict(row) for row in queues.queue(session, actor, query, self.clock.now())]
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside share one transaction: what a page shows is one consistent state."""
+        return self.db.snapshot()
 
     def queue_counts(self, actor: Actor, within_days: int = 3) -> dict[str, int]:
         with self.db.read() as session:

@@ -36,6 +36,24 @@ class _Batch:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
+class _Snapshot:
+    """The session `Database.snapshot` shares between the reads of one thread, opened at the first."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions, self.session = sessions, None
+
+    def open(self) -> Session:
+        if self.session is None:
+            self.session = self.sessions()
+            self.session.begin()
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()  # rolls back: it only ever read
+            self.session = None
+
+
 class Database:
     """Owns the SQLAlchemy engines. On SQLite, writes begin IMMEDIATE so concurrent commands queue
     instead of failing half-way; on PostgreSQL, row locks and the version column do that job."""
@@ -52,7 +70,7 @@ class Database:
             self.write_engine = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._local = threading.local()  # the batch open on this thread, if any
+        self._local = threading.local()  # the batch and the snapshot open on this thread, if any
 
     @property
     def dialect(self) -> str:
@@ -93,6 +111,7 @@ class Database:
             return
         with self._write_sessions() as session, session.begin():
             yield session
+        self._end_snapshot_view()  # the reads that follow see what was just written
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -125,8 +144,36 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read_sessions() as session, session.begin():
-            yield session
+        snapshot: _Snapshot | None = getattr(self._local, "snapshot", None)
+        if snapshot is None:
+            with self._read_sessions() as session, session.begin():
+                yield session
+            return
+        try:
+            yield snapshot.open()
+        except BaseException:
+            snapshot.close()  # a failed statement may have spoilt the transaction: the next read starts afresh
+            raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The `read()`s of this thread inside share one session and transaction: a page pays for one
+        connection checkout and sees one consistent state. A `write()` ends the shared view, so the reads
+        after it see what it wrote."""
+        if getattr(self._local, "snapshot", None) is not None:
+            yield
+            return
+        snapshot = self._local.snapshot = _Snapshot(self._read_sessions)
+        try:
+            yield
+        finally:
+            self._local.snapshot = None
+            snapshot.close()
+
+    def _end_snapshot_view(self) -> None:
+        snapshot: _Snapshot | None = getattr(self._local, "snapshot", None)
+        if snapshot is not None:
+            snapshot.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,10 +7,11 @@ needs a signed-in user, and every form carries a CSRF token (Flask-WTF).
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 
 from engine import Engine
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
 
     from web import admin, assets, auth, cases, errors, filters, home, intake, nav, notices, search, tasks
 
+    _one_snapshot_per_request(app)
     filters.register(app)
     errors.register(app)
     nav.register(app)
@@ -54,6 +56,22 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.register_blueprint(blueprint)
     auth.throttle_logins(app)  # wraps the registered login view
     return app
+
+
+def _one_snapshot_per_request(app: Flask) -> None:
+    """A request's reads share one database transaction (engine.snapshot): one connection checkout per
+    page instead of one per read, and counts, queue and page all from the same moment."""
+
+    @app.before_request
+    def open_snapshot() -> None:
+        g.snapshot = ExitStack()
+        g.snapshot.enter_context(current_engine().snapshot())
+
+    @app.teardown_request
+    def close_snapshot(_error: BaseException | None) -> None:
+        snapshot = g.pop("snapshot", None)
+        if snapshot is not None:
+            snapshot.close()
 
 
 def current_engine() -> Engine:
