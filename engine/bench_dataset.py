@@ -221,8 +221,9 @@ def _event(event_id: int, case_id: int, seq: int, deployment_id: int, at: dateti
 
 
 def _after_load(engine: Engine) -> None:
-    """PostgreSQL: move the id sequences past the explicit ids (pages append audit events) and gather
-    statistics, as autovacuum would shortly after such a load."""
+    """PostgreSQL: move the id sequences past the explicit ids (pages append audit events), gather
+    statistics and write the loaded pages out, as autovacuum and the checkpointer would shortly after
+    such a load — so the pages are timed on a settled database, not against the load's aftermath."""
     if engine.db.dialect != "postgresql":
         return
     with engine.db.write_engine.connect() as connection:
@@ -232,3 +233,4 @@ def _after_load(engine: Engine) -> None:
         connection.commit()
     with engine.db.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(sa.text("VACUUM ANALYZE"))
+        connection.execute(sa.text("CHECKPOINT"))

@@ -87,7 +87,8 @@ class StaffViews:
     # ---- queues ------------------------------------------------------------------------------------
 
     def queue_page(self, actor: Actor, query: queues.QueueQuery, total: int | None = None) -> dict[str, Any]:
-        """A page of a queue; `total` when the caller already counted it (the navigation does)."""
+        """A page of a queue with the stage names for its filter; `total` when the caller already counted
+        it (the navigation does)."""
         with self.db.read() as session:
             return views.queue_page(session, actor, query, self.engine.now(), total=total)
 
@@ -97,10 +98,6 @@ class StaffViews:
     def departments(self) -> dict[str, str]:
         with self.db.read() as session:
             return dict(session.execute(sa.select(Department.code, Department.name).order_by(Department.code)).all())
-
-    def stages(self) -> dict[str, str]:
-        with self.db.read() as session:
-            return views.process_names(session)
 
     def colleagues(self, task_id: str, actor: Actor) -> list[dict[str, str]]:
         """Active users who could take the task over (same role and department), the actor excepted."""

@@ -153,7 +153,7 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
             "petition": petition,
             "accused": accused.get(petition["id"], []) if petition else [],
         })
-    return {"rows": rows, "total": total}
+    return {"rows": rows, "total": total, "stages": names}
 
 
 def _opinions(session: Session, case_id: int) -> list[dict[str, Any]]:

@@ -76,7 +76,7 @@ def measure(engine: Engine, case_ids: tuple[int, ...], samples: int) -> dict:
             "goals_met": {page: worst[page] <= goal for page, goal in GOALS_MS.items()}}
 
 
-def run_web_benchmark(backends: dict[str, Callable[[], str]], cases: int = 100_000, samples: int = 50) -> dict:
+def run_web_benchmark(backends: dict[str, Callable[[], str]], cases: int = 100_000, samples: int = 100) -> dict:
     """The web figures per backend; `backends` maps a name to a factory of fresh database URLs."""
     report: dict = {}
     for name, fresh_url in backends.items():

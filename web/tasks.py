@@ -39,7 +39,7 @@ def queue():
     return render_template(
         "tasks/queue.html", view=view, views=views, labels=VIEW_LABELS, rows=page["rows"], total=page["total"],
         page=query.offset // PAGE_SIZE + 1, pages=max((page["total"] + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        stages=engine.staff.stages(), channels=CHANNELS, categories=CATEGORIES, sorts=SORTS,
+        stages=page["stages"], channels=CHANNELS, categories=CATEGORIES, sorts=SORTS,
         departments=engine.staff.departments(), args=request.args,
     )
 
