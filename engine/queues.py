@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
 from engine.organisation import Actor
 
-QUEUES = ("mine", "groups", "unclaimed", "overdue", "due_soon")
+QUEUES = ("mine", "groups", "overdue", "due_soon")  # "groups": my groups' unclaimed tasks
 DEPARTMENT_VIEWERS = frozenset({"handling_leader", "petition_head"})  # may watch their whole department
 COMMISSION_ROLES = frozenset({"leader_in_charge", "principal_leader", "admin", "auditor", "process_owner"})
 
@@ -118,8 +118,6 @@ def _streams(session: Session, actor: Actor, query: QueueQuery, now: datetime) -
     if query.view == "mine":
         return [_Stream.items(mine)]
     if query.view == "groups":
-        return [_Stream.offered(key) for key in keys]
-    if query.view == "unclaimed":
         return [_Stream.offered(key, unclaimed) for key in keys]
     if query.view in ("overdue", "due_soon"):
         items_due, offered_due = _window(query.view, now, query.within_days)
@@ -170,9 +168,7 @@ def queue_filter(session: Session, actor: Actor, view: str, now: datetime, withi
     mine = WorkItem.assignee == actor.name
     if view == "mine":
         return mine
-    if view == "groups":  # everything my roles are candidates for, whoever has claimed it
-        return offered
-    if view == "unclaimed":
+    if view == "groups":
         return sa.and_(WorkItem.assignee.is_(None), offered)
     if view in ("overdue", "due_soon"):
         due, _ = _window(view, now, within_days)
@@ -217,10 +213,9 @@ def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) 
     tallies = _Tallies()
     mine = tallies.count(WorkItem.id, [WorkItem.assignee == actor.name],
                          {"all": None, "overdue": sa.and_(*overdue_items), "due_soon": sa.and_(*soon_items)})
-    offered = tallies.offered(actor.candidates, {"all": None, "unclaimed": unclaimed,
-                                                 "overdue": sa.and_(unclaimed, *overdue_offered),
-                                                 "due_soon": sa.and_(unclaimed, *soon_offered)})
-    columns = {"mine": mine["all"], "groups": offered["all"], "unclaimed": offered["unclaimed"],
+    offered = tallies.offered(actor.candidates, {"all": None, "overdue": sa.and_(*overdue_offered),
+                                                 "due_soon": sa.and_(*soon_offered)}, unclaimed)
+    columns = {"mine": mine["all"], "groups": offered["all"],
                "overdue": mine["overdue"] + offered["overdue"], "due_soon": mine["due_soon"] + offered["due_soon"]}
     if "department" in views_of(actor):
         columns["department"] = tallies.department(department_of(session, actor))
@@ -242,14 +237,15 @@ class _Tallies:
         self.rows.append(row)
         return {name: row.c[name] for name in filters}
 
-    def offered(self, keys: Sequence[str], filters: dict[str, Any]) -> dict[str, Any]:
-        """Items offered under any of `keys`, per filter: rows of single-key items are counted as they
-        are, the others DISTINCT."""
+    def offered(self, keys: Sequence[str], filters: dict[str, Any], *where) -> dict[str, Any]:
+        """Items offered under any of `keys` (and `where`), per filter: rows of single-key items are
+        counted as they are, the others DISTINCT."""
         candidate = WorkItemCandidate
-        single = self.count(candidate.work_item_id, [candidate.candidate.in_(keys), candidate.shared == sa.false()],
-                            filters)
-        shared = self.count(candidate.work_item_id, [candidate.candidate.in_(keys), candidate.shared == sa.true()],
-                            filters, distinct=True)
+        single = self.count(candidate.work_item_id,
+                            [candidate.candidate.in_(keys), candidate.shared == sa.false(), *where], filters)
+        shared = self.count(candidate.work_item_id,
+                            [candidate.candidate.in_(keys), candidate.shared == sa.true(), *where], filters,
+                            distinct=True)
         return {name: single[name] + shared[name] for name in filters}
 
     def department(self, department: Department):

@@ -7,7 +7,7 @@ from flask import Flask, g
 from web import current_engine
 
 VIEW_LABELS = {
-    "mine": "我的待办", "groups": "本组任务", "unclaimed": "待领取", "overdue": "已超期", "due_soon": "即将到期",
+    "mine": "我的待办", "groups": "本组待领取", "overdue": "已超期", "due_soon": "即将到期",
     "department": "本部门",
 }
 

@@ -184,8 +184,8 @@ class Office:
                 .filter(has=self.page.get_by_role("link", name=task_name, exact=True)))
 
     def open_task(self, number: str, task: str) -> Page:
-        """Find the case's task (its diagram id or its name) in "我的待办", else in "本组任务"; claim it if
-        it is unclaimed; open it."""
+        """Find the case's task (its diagram id or its name) in "我的待办", else in "本组待领取" and claim it
+        (it leaves that queue for "我的待办"); open it."""
         task_name = TASK_NAMES.get(task, task)
         for view in ("mine", "groups"):
             row = self.queue_row(view, number, task_name)
@@ -197,8 +197,10 @@ class Office:
         assert row.count() == 1, f"{row.count()} rows for “{task_name}” of {number} in {view}"
         claim = row.get_by_role("button", name="领取")
         if claim.count():
-            claim.click()  # back on the same queue, the row now names the user as its worker
+            claim.click()  # back on the same queue, which no longer lists it
             self.expect_flash("已领取")
+            expect(row).to_have_count(0)
+            row = self.queue_row("mine", number, task_name)
             expect(row.get_by_role("button", name="领取")).to_have_count(0)
         row.get_by_role("link", name=task_name, exact=True).click()
         expect(self.page.locator("h1")).to_contain_text(task_name)

@@ -104,7 +104,7 @@ def test_assignee_and_candidate_groups_as_expressions(eng, staff):
     assert item["candidate_groups"] == ["petition_head"]  # candidateGroups = ${review_role}
     zhao, head = make_actor("zhao"), make_actor("chen", "petition_head")
     assert [i["case_id"] for i in eng.queue(zhao, QueueQuery(view="mine"))] == [case_id]
-    assert eng.queue(head, QueueQuery(view="unclaimed")) == []  # assigned items are not up for claiming
+    assert eng.queue(head, QueueQuery(view="groups")) == []  # assigned items are not up for claiming
 
 
 def test_camunda_properties_are_kept(eng):

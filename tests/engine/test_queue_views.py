@@ -74,8 +74,7 @@ def _expected(eng: Engine, items: list[dict], name: str, view: str) -> list[int]
         due = item["due"]
         return {
             "mine": item["assignee"] == name,
-            "groups": offered,
-            "unclaimed": item["assignee"] is None and offered,
+            "groups": item["assignee"] is None and offered,
             "overdue": visible and due is not None and due < now,
             "due_soon": visible and due is not None and now <= due < now + timedelta(days=3),
             "department": (item["department"] == actor.department

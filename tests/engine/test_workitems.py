@@ -134,16 +134,14 @@ def test_queue_views_and_counts(eng, clock):
 
     assert views(WANG) == {
         "mine": ["mine"],
-        "groups": ["over", "soon", "zhaos", "mine", "later", "none"],
-        "unclaimed": ["over", "soon", "later", "none"],
+        "groups": ["over", "soon", "later", "none"],
         "overdue": ["over"],
         "due_soon": ["soon", "mine"],
     }
     assert views(ZHAO)["mine"] == ["zhaos"] and views(ZHAO)["due_soon"] == ["soon", "zhaos"]
     assert views(SUN) == {
         "mine": [],
-        "groups": ["over", "soon", "other_dept", "zhaos", "mine", "later", "none"],
-        "unclaimed": ["over", "soon", "other_dept", "later", "none"],
+        "groups": ["over", "soon", "other_dept", "later", "none"],
         "overdue": ["over"],
         "due_soon": ["soon", "other_dept"],
     }
@@ -160,10 +158,10 @@ def test_queue_views_and_counts(eng, clock):
     assert views(WANG)["due_soon"] == ["later"]
     assert [name[c] for c in _view(eng, WANG, "due_soon", within_days=1)] == []
     assert eng.queue_counts(WANG, within_days=1)["due_soon"] == 0
-    assert eng.queue_counts(WANG) == {"mine": 1, "groups": 6, "unclaimed": 4, "overdue": 3, "due_soon": 1}
+    assert eng.queue_counts(WANG) == {"mine": 1, "groups": 4, "overdue": 3, "due_soon": 1}
 
     eng.unclaim(eng.find_task(cases["mine"], "Task_work"), WANG)  # counts read copies of the assignee
-    assert eng.queue_counts(WANG) == {"mine": 0, "groups": 6, "unclaimed": 5, "overdue": 3, "due_soon": 1}
+    assert eng.queue_counts(WANG) == {"mine": 0, "groups": 5, "overdue": 3, "due_soon": 1}
     assert eng.queue_counts(WANG) == {view: len(items) for view, items in views(WANG).items()}
 
 
