@@ -13,10 +13,13 @@ from engine.clock import current_clock
 from engine.models import Notice
 
 
+def unread(username: str) -> sa.ScalarSelect:
+    return sa.select(sa.func.count()).select_from(Notice).where(
+        Notice.username == username, Notice.read_at.is_(None)).scalar_subquery()
+
+
 def unread_count(session: Session, username: str) -> int:
-    return session.scalar(
-        sa.select(sa.func.count()).select_from(Notice).where(Notice.username == username, Notice.read_at.is_(None))
-    ) or 0
+    return session.scalar(sa.select(unread(username))) or 0
 
 
 def list_notices(session: Session, username: str, unread_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:

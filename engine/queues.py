@@ -204,9 +204,10 @@ def queue_total(session: Session, actor: Actor, query: QueueQuery, now: datetime
     return session.scalar(statement) or 0
 
 
-def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) -> dict[str, int]:
+def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3,
+           also: dict[str, Any] | None = None) -> dict[str, int]:
     """Every view's count in one statement: one pass over the actor's own items and one over the rows
-    offered to it, each counting every view at once."""
+    offered to it, each counting every view at once. `also`: more scalar counts to read with them."""
     unclaimed = WorkItemCandidate.assignee.is_(None)
     overdue_items, overdue_offered = _window("overdue", now, within_days)
     soon_items, soon_offered = _window("due_soon", now, within_days)
@@ -219,7 +220,7 @@ def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3) 
                "overdue": mine["overdue"] + offered["overdue"], "due_soon": mine["due_soon"] + offered["due_soon"]}
     if "department" in views_of(actor):
         columns["department"] = tallies.department(department_of(session, actor))
-    return tallies.read(session, columns)
+    return tallies.read(session, {**columns, **(also or {})})
 
 
 class _Tallies:

@@ -13,7 +13,7 @@ from engine.commands import REASSIGNERS
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import Form, validate_submission
 from engine.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem
-from engine.organisation import Actor, UnknownUser, load_actor
+from engine.organisation import Actor, UnknownUser, active_user, load_actor
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -70,13 +70,11 @@ class StaffViews:
     def session_actor(self, name: str, stamp: str) -> Actor | None:
         """The actor of a session cookie, if the user is still active and the password unchanged."""
         with self.db.read() as session:
-            user = session.get(User, name)
-            if user is None or not user.active or auth_stamp(user.password_hash) != stamp:
-                return None
             try:
-                return load_actor(session, name)
+                user, actor = active_user(session, name)
             except UnknownUser:
                 return None
+            return actor if auth_stamp(user.password_hash) == stamp else None
 
     def change_password(self, actor: Actor, current: str, new: str) -> str:
         """Returns the new session stamp."""
@@ -222,9 +220,11 @@ class StaffViews:
 
     # ---- notices -----------------------------------------------------------------------------------
 
-    def unread_notices(self, actor: Actor) -> int:
+    def navigation(self, actor: Actor) -> dict[str, Any]:
+        """What every page's navigation shows, in one statement: the queue counts and unread notices."""
         with self.db.read() as session:
-            return notices.unread_count(session, actor.name)
+            counts = queues.counts(session, actor, self.engine.now(), also={"unread": notices.unread(actor.name)})
+        return {"unread": counts.pop("unread"), "counts": counts}
 
     def notices(self, actor: Actor, unread_only: bool = False) -> list[dict[str, Any]]:
         with self.db.read() as session:

@@ -12,11 +12,16 @@ VIEW_LABELS = {
 }
 
 
+def _figures() -> dict:
+    """The signed-in user's queue counts and unread notices, read once per request."""
+    if "navigation" not in g:
+        g.navigation = current_engine().staff.navigation(g.actor)
+    return g.navigation
+
+
 def counts() -> dict[str, int]:
-    """The signed-in user's queue counts, computed once per request (the queue page reuses them)."""
-    if "queue_counts" not in g:
-        g.queue_counts = current_engine().queue_counts(g.actor)
-    return g.queue_counts
+    """The signed-in user's queue counts (the queue page reuses them for its total)."""
+    return _figures()["counts"]
 
 
 def register(app: Flask) -> None:
@@ -24,5 +29,5 @@ def register(app: Flask) -> None:
     def navigation() -> dict:
         if g.get("actor") is None:
             return {}
-        return {"nav_counts": counts(), "nav_unread": current_engine().staff.unread_notices(g.actor),
+        return {"nav_counts": counts(), "nav_unread": _figures()["unread"],
                 "view_labels": VIEW_LABELS}
