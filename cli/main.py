@@ -322,13 +322,14 @@ def serve(ctx: click.Context, host: str, port: int, run_scheduler: bool, interva
     """Serve the web UI (waitress), with the timer ticker in-process by default."""
     from waitress import serve as waitress_serve
 
-    from web import create_app
+    from web import create_app, settle
 
     engine = _engine(ctx)
     _warn_calendar(engine)
     if run_scheduler:
         engine.scheduler().start(interval)
     app = create_app(engine=engine)
+    settle()
     click.echo(f"信访举报流程系统已启动：http://{host}:{port}/")
     click.echo(f"演示账号见 {DEMO_ORGANISATION.relative_to(ROOT)}：信访室 xf_wang、信访室主任 xf_chen、"
                "分管领导 leader_li、主要负责同志 leader_zhao、承办 s1_liu / s1_sun、系统管理员 admin；"

@@ -7,7 +7,6 @@ reads, navigation counts, template) via the test client, with no network or brow
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 
@@ -19,7 +18,7 @@ from engine.bench_dataset import build
 from engine.db import Database
 from engine.models import User
 from engine.staff import auth_stamp
-from web import create_app
+from web import create_app, settle
 
 # Petition staff, a handling department's staff member, and its leader (who also has the department view).
 USERS = ("xf_wang", "s1_liu", "s1_sun")
@@ -53,6 +52,7 @@ def _sample(action: Callable[[int], float], samples: int, warm_up: int = 3) -> d
 def measure(engine: Engine, case_ids: tuple[int, ...], samples: int) -> dict:
     """p50/p95 per page and user; the queue pages include the navigation counts, as every page does."""
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False}, engine=engine)
+    settle()  # as `xinfang serve` does
     pages: dict = {}
     for user in USERS:
         client = _client(app, engine, user)
@@ -85,7 +85,6 @@ def run_web_benchmark(backends: dict[str, Callable[[], str]], cases: int = 100_0
         engine = Engine(database, clock=FakeClock())
         try:
             dataset = build(engine, cases)
-            gc.collect()
             report[name] = {"dataset": {key: value for key, value in vars(dataset).items() if key != "measured_cases"},
                             **measure(engine, dataset.measured_cases, samples)}
         finally:
