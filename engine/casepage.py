@@ -60,7 +60,21 @@ def case_timeline(session: Session, loaded: LoadedSpec, case_id: int, reporter_v
     masking = _Masking(confidential, reporter_visible)
     entries = [_entry(loaded, event, payload, people, stages, masking)
                for event, payload in zip(events, payloads, strict=True)]
-    return Timeline(jsonable(entries), tuple(sorted(masking.revealed)))
+    return Timeline(jsonable(_fold_views(entries)), tuple(sorted(masking.revealed)))
+
+
+def _fold_views(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One reader's consecutive views of the reporter become one entry with their count and the last
+    time, or a much-read case would list a line per page load. The audit log keeps every one."""
+    folded: list[dict[str, Any]] = []
+    for entry in entries:
+        last = folded[-1] if folded else None
+        if (last is not None and entry["kind"] == last["kind"] == "reporter viewed"
+                and entry["actor"] == last["actor"]):
+            last["times"], last["until"] = last.get("times", 1) + 1, entry["at"]
+        else:
+            folded.append(entry)
+    return folded
 
 
 def _people(session: Session, events: list[Event], payloads: list[dict]) -> dict[str, str]:

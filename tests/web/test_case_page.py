@@ -111,6 +111,20 @@ def test_reporter_visible_in_timeline_to_petition_office_and_the_view_audited(cl
     assert viewed[-1]["actor"] == "xf_wang" and "reporter_name" in viewed[-1]["payload"]["fields"]
 
 
+def test_one_readers_repeated_views_are_one_timeline_line(client, chain, engine, clock):
+    for _ in range(3):
+        page(client, f"/cases/{chain.case_id}", "xf_wang")
+        clock.advance(minutes=5)
+    page(client, f"/cases/{chain.case_id}", "xf_chen")
+    events = timeline(page(client, f"/cases/{chain.case_id}", "xf_wang"))
+    lines = re.findall(r"<li class=\"event-reporter-viewed\">(.*?)</li>", events, re.S)
+    # xf_wang's three views (the page is built before its own view is logged), then xf_chen's one
+    assert len(lines) == 2
+    assert "连续 3 次，最近一次 2026-03-02 09:10" in lines[0] and "连续" not in lines[1]
+    viewed = [e for e in engine.history(chain.case_id) if e["kind"] == "reporter viewed"]
+    assert len(viewed) == 5  # the audit log keeps every view
+
+
 def test_deadlines_list_work_items_and_timers_with_overdue_marked(client, chain, clock):
     clock.set(datetime.fromisoformat("2026-03-25T10:00:00+08:00"))  # the acceptance notice is late
     html = page(client, f"/cases/{chain.case_id}", "xf_wang")
