@@ -20,7 +20,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import audit, timers, workitems
+from engine import assignment, audit, incidents, timers, workitems
 from engine.audit import TaskAddress
 from engine.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
 from engine.casestate import StuckCase, address, case_data, is_finished, waiting_timers
@@ -28,17 +28,17 @@ from engine.clock import Clock, clock_scope
 from engine.compaction import compact
 from engine.db import Database
 from engine.deployments import SpecCache
-from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound
+from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import validate_submission
 from engine.handlers_registry import HandlerContext, HandlerRegistry
+from engine.incidents import Failure, Resolution, actor_record, incident_owner
 from engine.jsonutil import data_delta, jsonable
-from engine.models import Case, Deployment, Event, Incident, Timer, WorkItem
+from engine.models import Case, Deployment, Event, Timer, WorkItem
 from engine.organisation import Actor
 from engine.scripting import CaseScriptEngine
 from engine.serialization import FORMAT_VERSION, CaseSerializer
 from engine.stepping import run_engine
 
-REASSIGNERS = frozenset({"admin", "petition_head"})
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
 
 # The statements every command runs, built once: SQLAlchemy caches a statement's compiled form on the
@@ -56,56 +56,6 @@ _LEASED_TIMER = (sa.select(_TIMERS.c.due_at).where(_TIMER_KEY, _TIMERS.c.lease_o
                  .with_for_update())
 _FREE_TIMER = sa.update(_TIMERS).where(_TIMER_KEY).values(lease_owner=None, lease_until=None, attempts=0,
                                                           last_error=None)
-
-
-def incident_owner(incident_id: int) -> str:
-    """The lease owner of a timer parked until its incident is resolved."""
-    return f"incident:{incident_id}"
-
-
-@dataclass(frozen=True)
-class _Resolution:
-    """A command re-run to resolve an incident."""
-
-    incident_id: int
-    skip: tuple[str, ...]  # BPMN ids completed without running, in the order they are reached
-    resolver: Actor
-    kind: str  # retry | skip
-
-
-def _actor_record(actor: Actor) -> dict:
-    return {"name": actor.name, "display_name": actor.display_name, "department": actor.department,
-            "roles": sorted(actor.roles)}
-
-
-def _actor_from_record(record: dict | str) -> Actor:
-    if isinstance(record, str):
-        return Actor(record)
-    return Actor(record["name"], record.get("display_name", ""), record.get("department"),
-                 frozenset(record.get("roles", ())))
-
-
-class _Failure(Exception):
-    """A failure inside the engine run, turned into an incident once the transaction is rolled back."""
-
-    def __init__(self, error: Exception, task: Task | None = None) -> None:
-        super().__init__(str(error))
-        task = task or getattr(error, "task", None)
-        cause = getattr(error, "exception", None) or error
-        self.process_id = task.workflow.spec.name if task is not None else None
-        self.bpmn_id = task.task_spec.bpmn_id if task is not None else None
-        self.task_name = (task.task_spec.bpmn_name or task.task_spec.bpmn_id) if task is not None else None
-        # SpiffWorkflow's WorkflowTaskException keeps only the name of the exception it wraps.
-        wrapped = getattr(error, "error_type", None)
-        self.error_type = wrapped if wrapped and wrapped != "unknown" else type(cause).__name__
-        self.message = getattr(error, "message", None) or str(error)
-        # SpiffWorkflow's wrapper says only "Error evaluating expression ..."; the reason is the one it wraps.
-        missing = next((e for e in (cause, error.__cause__, error.__context__) if isinstance(e, CalendarMissingError)),
-                       None)
-        if missing is not None:
-            self.message = str(missing)
-        self.line = getattr(error, "line_number", None) or None
-        self.source_line = getattr(error, "error_line", None) or None
 
 
 @dataclass
@@ -159,14 +109,14 @@ class CommandRunner:
                     self._finish(scope, {}, _Outcome("start", {"data": data}), run=True)
                 self._keep(case.id, case.version, workflow)
                 return case.id
-            except _Failure as failure:
+            except Failure as failure:
                 with self.db.write() as session:
                     case, workflow = self._new_case(session, process_id, data, actor)
                     self._finish(self._scope(session, case, workflow, actor), {},
                                  _Outcome("start", {"data": data}), run=False)
-                self._raise_incident(case.id, actor, failure, {"command": "run", "actor": _actor_record(actor)})
+                self._raise_incident(case.id, actor, failure, {"command": "run", "actor": actor_record(actor)})
 
-    def complete(self, task_id: str, actor: Actor, data: dict[str, Any], resolution: _Resolution | None = None) -> int:
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any], resolution: Resolution | None = None) -> int:
         def act(scope: _Scope, item: WorkItem) -> _Outcome:
             task = self._task(scope.workflow, task_id)
             cleaned = validate_submission(task.task_spec.xinfang_form, data)
@@ -176,50 +126,26 @@ class CommandRunner:
             return _Outcome("complete", {"data": cleaned, "task": item.name}, where, task_id)
 
         return self._on_work_item(task_id, actor, act, {"command": "complete", "task_id": task_id, "data": data,
-                                                        "actor": _actor_record(actor)}, resolution)
+                                                        "actor": actor_record(actor)}, resolution)
 
-    def run(self, case_id: int, actor: Actor, resolution: _Resolution | None = None) -> int:
+    def run(self, case_id: int, actor: Actor, resolution: Resolution | None = None) -> int:
         """Advance the engine without external input: what retry/skip use after a failed start."""
         return self._execute(case_id, actor, lambda scope: _Outcome("run", {}),
-                             {"command": "run", "actor": _actor_record(actor)}, resolution)
+                             {"command": "run", "actor": actor_record(actor)}, resolution)
 
     def claim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
-            item = self._work_item(session, task_id)
-            if item.assignee == actor.name:
-                return
-            if item.assignee:
-                raise Conflict(f"该任务已由 {item.assignee} 领取")
-            if not workitems.may_work_on(actor, item):
-                raise Forbidden("您不是该任务的候选人，不能领取")
-            self._set_assignee(session, item, None, actor.name)
-            self._log_item(session, item, actor, "claim", {"assignee": actor.name})
+            assignment.claim(session, self._work_item(session, task_id), actor, self.clock.now())
 
     def unclaim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
-            item = self._work_item(session, task_id)
-            if item.assignee != actor.name and not actor.roles & REASSIGNERS:
-                raise Forbidden("只有领取人或信访室主任可以退回该任务")
-            previous = item.assignee
-            if previous is None:
-                return
-            self._set_assignee(session, item, previous, None)  # also sets item.assignee to None
-            self._log_item(session, item, actor, "unclaim", {"previous": previous})
+            assignment.release(session, self._work_item(session, task_id), actor, self.clock.now())
 
     def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
-            item = self._work_item(session, task_id)
-            if item.assignee != actor.name and not actor.roles & REASSIGNERS:
-                raise Forbidden("只有当前办理人或信访室主任可以转交该任务")
-            unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
-                                  department=item.department, assignee=None)
-            if not workitems.may_work_on(to, unassigned):
-                raise Forbidden(f"{to.label} 不是该任务的候选人（角色或部门不符），不能转交")
-            previous = item.assignee
-            self._set_assignee(session, item, previous, to.name)
-            self._log_item(session, item, actor, "reassign", {"previous": previous, "assignee": to.name})
+            assignment.reassign(session, self._work_item(session, task_id), actor, to, self.clock.now())
 
-    def fire_timer(self, timer_id: int, owner: str, resolution: _Resolution | None = None,
+    def fire_timer(self, timer_id: int, owner: str, resolution: Resolution | None = None,
                    leased: tuple[int, str] | None = None) -> int:
         """Fire one due timer leased by `owner`, in the case's own transaction: the timer row is deleted
         (or, for a cycle, moved on) together with the new state, so a timer fires exactly once.
@@ -252,7 +178,7 @@ class CommandRunner:
                                             "due_at": leased.due_at.isoformat()}, where, task_id)
 
         return self._execute(case_id, SCHEDULER, act, {"command": "fire_timer", "timer_id": timer_id,
-                                                       "actor": _actor_record(SCHEDULER)}, resolution)
+                                                       "actor": actor_record(SCHEDULER)}, resolution)
 
     def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> int:
         """Move a waiting timer (e.g. after an approved extension), and the due date of the task it is
@@ -285,7 +211,7 @@ class CommandRunner:
 
     # ---- scaffolding --------------------------------------------------------------------------
 
-    def _on_work_item(self, task_id: str, actor: Actor, act, command: dict, resolution: _Resolution | None) -> int:
+    def _on_work_item(self, task_id: str, actor: Actor, act, command: dict, resolution: Resolution | None) -> int:
         with self.db.read() as session:
             case_id = self._work_item(session, task_id).case_id
 
@@ -299,7 +225,7 @@ class CommandRunner:
         return self._execute(case_id, actor, guarded, command, resolution)
 
     def _execute(self, case_id: int, actor: Actor, act: Callable[[_Scope], _Outcome], command: dict,
-                 resolution: _Resolution | None = None) -> int:
+                 resolution: Resolution | None = None) -> int:
         skip = resolution.skip if resolution else ()
         with clock_scope(self.clock):
             try:
@@ -316,13 +242,13 @@ class CommandRunner:
                         outcome = act(scope)
                     except (SpiffWorkflowException, CalendarMissingError) as error:
                         # e.g. the timer after a completed task is evaluated as the task completes
-                        raise _Failure(error) from error
+                        raise Failure(error) from error
                     self._finish(scope, before, outcome, run=True, skip=skip)
                     if resolution is not None:
-                        self._close_incident(scope, resolution)
+                        incidents.close(session, scope.now, case.deployment_id, resolution)
                 self._keep(case.id, case.version, scope.workflow)
                 return case_id
-            except _Failure as failure:
+            except Failure as failure:
                 self._raise_incident(case_id, resolution.resolver if resolution else actor, failure,
                                      {**command, "skip": list(skip)}, resolution.incident_id if resolution else None)
 
@@ -396,7 +322,7 @@ class CommandRunner:
             workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(), scope.now)
             timers.sync(session, case.id, workflow)
         except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
-            raise _Failure(error) from error
+            raise Failure(error) from error
         after = case_data(workflow)
         compact(workflow)
         values = {
@@ -436,76 +362,18 @@ class CommandRunner:
             return "该任务不存在或已办结，请刷新后重试" if task_id else "案件已被他人更新，请刷新后重试"
         return done
 
-    @staticmethod
-    def _set_assignee(session: Session, item: WorkItem, expected: str | None, assignee: str | None) -> None:
-        """Conditional update: two people claiming at once, exactly one gets it."""
-        condition = WorkItem.assignee.is_(None) if expected is None else WorkItem.assignee == expected
-        updated = session.execute(
-            sa.update(WorkItem).where(WorkItem.id == item.id, condition).values(assignee=assignee)
-        )
-        if updated.rowcount != 1:
-            raise Conflict("该任务刚被他人领取或转交，请刷新后重试")
-        workitems.copy_assignee(session, item.id, assignee)
-
-    def _log_item(self, session: Session, item: WorkItem, actor: Actor, kind: str, payload: dict) -> None:
-        case = session.get(Case, item.case_id)
-        audit.append(session, kind=kind, actor=actor.name, at=self.clock.now(), payload=payload, case_id=item.case_id,
-                     deployment_id=case.deployment_id, task=TaskAddress(item.process_id, item.bpmn_id, item.ordinal),
-                     task_id=item.task_id)
-
     # ---- incidents ----------------------------------------------------------------------------
 
-    def _raise_incident(self, case_id: int, actor: Actor, failure: _Failure, command: dict,
+    def _raise_incident(self, case_id: int, actor: Actor, failure: Failure, command: dict,
                         incident_id: int | None = None) -> None:
-        with self.db.write() as session:
-            now = self.clock.now()
-            incident = session.get(Incident, incident_id) if incident_id else None
-            if incident is None:
-                incident = Incident(case_id=case_id, created_at=now, attempts=0)
-                session.add(incident)
-            incident.command = jsonable(command)  # a failed skip keeps the skips made so far
-            incident.process_id, incident.bpmn_id, incident.task_name = (
-                failure.process_id, failure.bpmn_id, failure.task_name)
-            incident.error_type, incident.message = failure.error_type, failure.message
-            incident.line, incident.source_line = failure.line, failure.source_line
-            incident.attempts += 1
-            session.flush()
-            case = session.get(Case, case_id)
-            audit.append(session, kind="incident", actor=actor.name, at=now, case_id=case_id,
-                         deployment_id=case.deployment_id,
-                         task=TaskAddress(failure.process_id, failure.bpmn_id),
-                         payload={"incident_id": incident.id, "error_type": failure.error_type,
-                                  "message": failure.message, "line": failure.line,
-                                  "command": command.get("command")})
-        where = f"“{failure.task_name}”" if failure.task_name else ""
-        raise IncidentRaised(f"流程在{where}处出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
-                             incident.id, case_id)
+        incidents.record(self.db, self.clock.now(), case_id, actor, failure, command, incident_id)
 
     def _resolve(self, incident_id: int, resolver: Actor, skip: bool) -> int:
-        """Re-run the failed command as it was given (same actor, same data); the resolver is recorded.
-        Skips accumulate, so a skip that runs into a second failing task can be skipped in turn."""
+        """Re-run the failed command as it was given (same actor, same data); the resolver is recorded."""
         with self.db.read() as session:
-            incident = session.get(Incident, incident_id)
-            if incident is None or incident.resolved_at is not None:
-                raise NotFound(f"异常不存在或已处理：{incident_id}")
-            command, case_id, bpmn_id = dict(incident.command), incident.case_id, incident.bpmn_id
-        original = _actor_from_record(command["actor"])
-        if resolver.name != original.name and not resolver.roles & REASSIGNERS:
-            raise Forbidden("只有原办理人或信访室主任可以重试或跳过该异常")
-        skips = tuple(command.get("skip", ())) + ((bpmn_id,) if skip and bpmn_id else ())
-        resolution = _Resolution(incident_id, skips, resolver, "skip" if skip else "retry")
+            command, case_id, original, resolution = incidents.resolution_for(session, incident_id, resolver, skip)
         if command["command"] == "complete":
             return self.complete(command["task_id"], original, command["data"], resolution)
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
             return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
         return self.run(case_id, original, resolution)
-
-    def _close_incident(self, scope: _Scope, resolution: _Resolution) -> None:
-        incident = scope.session.get(Incident, resolution.incident_id)
-        incident.resolved_at, incident.resolution = scope.now, resolution.kind
-        incident.resolved_by = resolution.resolver.name
-        audit.append(scope.session, kind=resolution.kind, actor=resolution.resolver.name, at=scope.now,
-                     case_id=incident.case_id, deployment_id=scope.case.deployment_id,
-                     task=TaskAddress(incident.process_id, incident.bpmn_id),
-                     payload={"incident_id": resolution.incident_id, "skipped": list(resolution.skip)})
-

@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.commands import CommandRunner, incident_owner
+from engine.commands import CommandRunner
 from engine.db import Database
 from engine.errors import Conflict, IncidentRaised
+from engine.incidents import incident_owner
 from engine.models import Timer
 
 log = logging.getLogger(__name__)

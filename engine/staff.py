@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine import accounts, audit, casediagram, casepage, notices, queues, search, views, workitems
-from engine.commands import REASSIGNERS
+from engine.assignment import REASSIGNERS
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import Form, validate_submission
 from engine.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem

@@ -1,0 +1,123 @@
+"""Incidents: a command that fails inside the engine is rolled back whole and recorded here with what
+it takes to run it again — as it was (retry), or completing the failing task without executing it (skip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NoReturn
+
+from SpiffWorkflow.task import Task
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.assignment import REASSIGNERS
+from engine.audit import TaskAddress
+from engine.calendar import CalendarMissingError
+from engine.db import Database
+from engine.errors import Forbidden, IncidentRaised, NotFound
+from engine.jsonutil import jsonable
+from engine.models import Case, Incident
+from engine.organisation import Actor
+
+
+def incident_owner(incident_id: int) -> str:
+    """The lease owner of a timer parked until its incident is resolved."""
+    return f"incident:{incident_id}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A command re-run to resolve an incident."""
+
+    incident_id: int
+    skip: tuple[str, ...]  # BPMN ids completed without running, in the order they are reached
+    resolver: Actor
+    kind: str  # retry | skip
+
+
+def actor_record(actor: Actor) -> dict:
+    return {"name": actor.name, "display_name": actor.display_name, "department": actor.department,
+            "roles": sorted(actor.roles)}
+
+
+def _actor_from_record(record: dict | str) -> Actor:
+    if isinstance(record, str):
+        return Actor(record)
+    return Actor(record["name"], record.get("display_name", ""), record.get("department"),
+                 frozenset(record.get("roles", ())))
+
+
+class Failure(Exception):
+    """A failure inside the engine run, turned into an incident once the transaction is rolled back."""
+
+    def __init__(self, error: Exception, task: Task | None = None) -> None:
+        super().__init__(str(error))
+        task = task or getattr(error, "task", None)
+        cause = getattr(error, "exception", None) or error
+        self.process_id = task.workflow.spec.name if task is not None else None
+        self.bpmn_id = task.task_spec.bpmn_id if task is not None else None
+        self.task_name = (task.task_spec.bpmn_name or task.task_spec.bpmn_id) if task is not None else None
+        # SpiffWorkflow's WorkflowTaskException keeps only the name of the exception it wraps.
+        wrapped = getattr(error, "error_type", None)
+        self.error_type = wrapped if wrapped and wrapped != "unknown" else type(cause).__name__
+        self.message = getattr(error, "message", None) or str(error)
+        # SpiffWorkflow's wrapper says only "Error evaluating expression ..."; the reason is the one it wraps.
+        missing = next((e for e in (cause, error.__cause__, error.__context__) if isinstance(e, CalendarMissingError)),
+                       None)
+        if missing is not None:
+            self.message = str(missing)
+        self.line = getattr(error, "line_number", None) or None
+        self.source_line = getattr(error, "error_line", None) or None
+
+
+def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Failure, command: dict,
+           incident_id: int | None = None) -> NoReturn:
+    """Record the failure (a new incident, or the one being resolved again) in a transaction of its own,
+    then raise IncidentRaised for the user."""
+    with db.write() as session:
+        incident = session.get(Incident, incident_id) if incident_id else None
+        if incident is None:
+            incident = Incident(case_id=case_id, created_at=now, attempts=0)
+            session.add(incident)
+        incident.command = jsonable(command)  # a failed skip keeps the skips made so far
+        incident.process_id, incident.bpmn_id, incident.task_name = (
+            failure.process_id, failure.bpmn_id, failure.task_name)
+        incident.error_type, incident.message = failure.error_type, failure.message
+        incident.line, incident.source_line = failure.line, failure.source_line
+        incident.attempts += 1
+        session.flush()
+        case = session.get(Case, case_id)
+        audit.append(session, kind="incident", actor=actor.name, at=now, case_id=case_id,
+                     deployment_id=case.deployment_id, task=TaskAddress(failure.process_id, failure.bpmn_id),
+                     payload={"incident_id": incident.id, "error_type": failure.error_type,
+                              "message": failure.message, "line": failure.line, "command": command.get("command")})
+    where = f"“{failure.task_name}”" if failure.task_name else ""
+    raise IncidentRaised(f"流程在{where}处出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
+                         incident.id, case_id)
+
+
+def resolution_for(session: Session, incident_id: int, resolver: Actor,
+                   skip: bool) -> tuple[dict, int, Actor, Resolution]:
+    """The failed command as it was given, its case, its original actor, and how it is to be re-run.
+    Skips accumulate, so a skip that runs into a second failing task can be skipped in turn."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.resolved_at is not None:
+        raise NotFound(f"异常不存在或已处理：{incident_id}")
+    command = dict(incident.command)
+    original = _actor_from_record(command["actor"])
+    if resolver.name != original.name and not resolver.roles & REASSIGNERS:
+        raise Forbidden("只有原办理人或信访室主任可以重试或跳过该异常")
+    skips = tuple(command.get("skip", ())) + ((incident.bpmn_id,) if skip and incident.bpmn_id else ())
+    return command, incident.case_id, original, Resolution(incident_id, skips, resolver, "skip" if skip else "retry")
+
+
+def close(session: Session, now: datetime, deployment_id: int, resolution: Resolution) -> None:
+    """Mark the incident resolved, in the transaction of the command that resolved it."""
+    incident = session.get(Incident, resolution.incident_id)
+    incident.resolved_at, incident.resolution = now, resolution.kind
+    incident.resolved_by = resolution.resolver.name
+    audit.append(session, kind=resolution.kind, actor=resolution.resolver.name, at=now, case_id=incident.case_id,
+                 deployment_id=deployment_id, task=TaskAddress(incident.process_id, incident.bpmn_id),
+                 payload={"incident_id": resolution.incident_id, "skipped": list(resolution.skip)})
