@@ -126,8 +126,10 @@ class Engine:
     def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> None:
         self.commands.move_deadline(case_id, timer_bpmn_id, due, actor, reason)
 
-    def scheduler(self, owner: str | None = None, lease_seconds: float = 60.0, batch: int = 200) -> TimerScheduler:
-        return TimerScheduler(self.db, self.commands, owner, lease_seconds, batch)
+    def scheduler(self, owner: str | None = None, lease_seconds: float = 60.0, batch: int = 200,
+                  per_transaction: int = 20) -> TimerScheduler:
+        """`per_transaction`: SQLite firings sharing one write transaction (see TimerScheduler)."""
+        return TimerScheduler(self.db, self.commands, owner, lease_seconds, batch, per_transaction)
 
     def import_calendar(self, days: list[DayOverride]) -> int:
         """Store holidays and make-up working days (replacing entries for the same dates)."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from engine import Conflict, Engine, Forbidden, IncidentRaised
-from engine.scheduler import PARKED_UNTIL, TimerScheduler
+from engine.scheduler import PARKED_UNTIL
 
 from .support import (
     HEAD,
@@ -227,7 +227,7 @@ def test_a_failing_firing_rolls_back_only_itself_when_firings_share_a_transactio
     before = engine.case(bad)
     clock.set(DUE + ONE_SECOND)
 
-    result = TimerScheduler(engine.db, engine.commands, per_transaction=10).tick()
+    result = engine.scheduler(per_transaction=10).tick()
 
     assert (result.claimed, result.fired, result.failed) == (3, 2, 1)
     for case_id in (first, last):
