@@ -66,6 +66,7 @@ class Department:
 
 
 def department_of(session: Session, actor: Actor) -> Department:
+    """The actor's department as its view sees it: members and their roles as they are now."""
     holders = session.execute(
         sa.select(User.name, UserRole.role_name).outerjoin(UserRole, UserRole.user_name == User.name)
         .where(User.department == actor.department)

@@ -9,10 +9,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from diagrams import files
 
-from engine import Engine
+from engine import Engine, schema
 from engine.bench_dataset import DEMO_ORGANISATION
+from engine.db import Database
 from engine.handlers_registry import HandlerRegistry
 from engine.models import Case, Deployment, User, WorkItem, WorkItemCandidate
 from engine.organisation import load_organisation
@@ -111,3 +113,31 @@ def test_filtered_and_other_orders_use_the_same_views(eng):
         assert sorted(arrived) == sorted(expected), view
         staged = [row["id"] for row in eng.queue(actor, QueueQuery(view=view, stage="queue", limit=500))]
         assert staged == expected, view
+
+
+def test_migration_0005_marks_the_rows_of_items_offered_under_several_keys(tmp_path, clock):
+    database = Database(f"sqlite:///{tmp_path / 'migrate.db'}")
+    schema.upgrade(database, "0004")
+    engine = Engine(database, clock, handlers=HandlerRegistry())
+    engine.deploy(files("laned.bpmn"), by="owner")
+    now = engine.now()
+    before = sa.table("work_item_candidates", sa.column("work_item_id"), sa.column("candidate"))  # 0004's columns
+    with database.write_engine.begin() as connection:
+        deployment = connection.scalar(sa.select(Deployment.id))
+        connection.execute(sa.insert(Case.__table__).values(
+            id=1, process_id="queue", deployment_id=deployment, status="running", state="{}", format_version=1,
+            version=1, created_by="owner", created_at=now, updated_at=now, data={}))
+        for item_id, keys in ((1, ("role:petition_staff", "user:xf_wang")), (2, ("role:petition_staff",))):
+            connection.execute(sa.insert(WorkItem.__table__).values(
+                id=item_id, case_id=1, task_id=f"t{item_id}", process_id="queue", bpmn_id="Task_work", ordinal=0,
+                name="办理", candidate_groups=[], candidate_users=[], created_at=now))
+            connection.execute(sa.insert(before), [{"work_item_id": item_id, "candidate": key} for key in keys])
+    schema.upgrade(database)
+    with database.read() as session:
+        rows = session.execute(sa.select(WorkItemCandidate.work_item_id, WorkItemCandidate.shared)).all()
+    assert sorted(map(tuple, rows)) == [(1, True), (1, True), (2, False)]
+    with database.write_engine.begin() as connection:
+        command.downgrade(schema._config(connection), "0004")
+    columns = sa.inspect(database.engine).get_columns("work_item_candidates")
+    assert "shared" not in {column["name"] for column in columns}
+    database.dispose()
