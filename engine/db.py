@@ -37,21 +37,35 @@ class _Batch:
 
 
 class _Snapshot:
-    """The session `Database.snapshot` shares between the reads of one thread, opened at the first."""
+    """The session `Database.snapshot` shares between the reads of one thread, opened at the first. A
+    write or a failed read marks it stale; it is closed once no read is using it, and the next read opens
+    a fresh one."""
 
     def __init__(self, sessions: sessionmaker) -> None:
         self.sessions, self.session = sessions, None
+        self.readers, self.stale = 0, False
 
-    def open(self) -> Session:
+    def enter(self) -> Session:
         if self.session is None:
             self.session = self.sessions()
             self.session.begin()
+        self.readers += 1
         return self.session
+
+    def leave(self) -> None:
+        self.readers -= 1
+        if self.stale and not self.readers:
+            self.close()
+
+    def invalidate(self) -> None:
+        self.stale = True
+        if not self.readers:
+            self.close()
 
     def close(self) -> None:
         if self.session is not None:
             self.session.close()  # rolls back: it only ever read
-            self.session = None
+        self.session, self.stale = None, False
 
 
 class Database:
@@ -149,11 +163,14 @@ class Database:
             with self._read_sessions() as session, session.begin():
                 yield session
             return
+        session = snapshot.enter()
         try:
-            yield snapshot.open()
+            yield session
         except BaseException:
-            snapshot.close()  # a failed statement may have spoilt the transaction: the next read starts afresh
+            snapshot.invalidate()  # a failed statement may have spoilt the transaction
             raise
+        finally:
+            snapshot.leave()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -173,7 +190,7 @@ class Database:
     def _end_snapshot_view(self) -> None:
         snapshot: _Snapshot | None = getattr(self._local, "snapshot", None)
         if snapshot is not None:
-            snapshot.close()
+            snapshot.invalidate()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -53,3 +53,15 @@ def test_a_failed_read_does_not_spoil_the_reads_after_it(database):
         with pytest.raises(sa.exc.DBAPIError), database.read() as session:
             session.execute(sa.text("SELECT * FROM no_such_table"))
         assert _codes(database) == {"a"}
+
+
+def test_a_write_inside_a_read_leaves_that_read_its_session_and_the_next_read_sees_it(database):
+    _add(database, "a")
+    with database.snapshot():
+        with database.read() as session:
+            _add(database, "b")
+            assert session.scalar(sa.select(sa.func.count()).select_from(Department)) >= 1  # still usable
+        assert not session.in_transaction()  # closed once its read ended: no connection left checked out
+        with database.read() as after:
+            assert after is not session
+        assert _codes(database) == {"a", "b"}
