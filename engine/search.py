@@ -44,10 +44,19 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(query: SearchQuery) -> list:
+def _number(session: Session, value: str):
+    """A whole registration number is one index lookup; a part of one (a year, a sequence number) is
+    looked for anywhere in the numbers, which reads them all."""
+    whole = value.strip().upper()
+    if session.scalar(sa.select(Petition.id).where(Petition.registration_number == whole)) is not None:
+        return Petition.registration_number == whole
+    return Petition.registration_number.ilike(_like(value), escape="\\")
+
+
+def _conditions(session: Session, query: SearchQuery) -> list:
     found = []
     if query.registration_number.strip():
-        found.append(Petition.registration_number.ilike(_like(query.registration_number), escape="\\"))
+        found.append(_number(session, query.registration_number))
     if query.accused.strip():
         pattern = _like(query.accused)
         found.append(Petition.id.in_(sa.select(PetitionAccused.petition_id).where(sa.or_(
@@ -72,7 +81,7 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> dict[str, Any]
         raise Forbidden("您无权按反映人检索")
     statement = (
         sa.select(Petition).join(Case, Case.id == Petition.case_id)
-        .where(access.case_scope(actor), *_conditions(query))
+        .where(access.case_scope(actor), *_conditions(session, query))
     )
     total = session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
     rows = list(session.scalars(statement.order_by(Petition.received_on.desc(), Petition.id.desc())
