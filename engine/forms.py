@@ -72,6 +72,10 @@ class FormField:
     options: tuple[Option, ...] = ()
     properties: Mapping[str, str] = dc_field(default_factory=dict)  # all camunda:properties, e.g. help, rows
     confidential: bool = False  # reporter identity: callers must mask it in logs and listings
+    # Property `required_when` = "other_field=value[,value…]": required only while that single enum or
+    # boolean field of the same form has one of those values (e.g. a report's findings, not when the
+    # handler asks for more time). None without the property; ("", ()) when it does not parse.
+    required_when: tuple[str, tuple[str, ...]] | None = None
     # (constraint name, config) pairs that could not be understood; only form_problems reads them.
     invalid_constraints: tuple[tuple[str, str | None], ...] = ()
 
@@ -103,6 +107,15 @@ class Form:
 
     def single_fields(self) -> tuple[FormField, ...]:
         return tuple(f for f in self.fields if not f.group)
+
+    def required_hint(self, field: FormField) -> str:
+        """When a conditionally required field must be filled in, in words: 本次提交为“提交调查报告”时必填."""
+        other = self.field(field.required_when[0]) if field.required_when else None
+        if other is None:
+            return ""
+        names = {option.id: option.name for option in other.options} | {"true": "是", "false": "否"}
+        values = "或".join(f"“{names.get(value, value)}”" for value in field.required_when[1])
+        return f"{other.label}为{values}时必填"
 
 
 class FormErrors(Exception):
@@ -166,6 +179,7 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
             values[attr] = parsed
     properties = {p.id: p.value or "" for p in spiff_field.properties if p.id}
     return FormField(
+        required_when=_parse_condition(properties["required_when"]) if "required_when" in properties else None,
         id=field_id,
         label=spiff_field.label or field_id,
         type=field_type,
@@ -177,6 +191,12 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
         invalid_constraints=tuple(invalid),
         **values,
     )
+
+
+def _parse_condition(text: str) -> tuple[str, tuple[str, ...]]:
+    other, _, values = text.partition("=")
+    parsed = tuple(value.strip() for value in values.split(",") if value.strip())
+    return (other.strip(), parsed) if other.strip() and parsed else ("", ())
 
 
 def form_from_spiff(spiff_form: Any) -> Form:
@@ -340,12 +360,43 @@ def _clean_fields(fields: tuple[FormField, ...], submitted: Mapping[str, Any], e
             continue
         if value is not _MISSING:
             cleaned[field.id] = value
-        elif field.required:
+        elif _required(field, fields, submitted):
             errors[field.id] = REQUIRED
         elif field.type == "boolean":
             # An unchecked HTML checkbox is simply absent from the post.
             cleaned[field.id] = False
     return cleaned
+
+
+def _required(field: FormField, fields: tuple[FormField, ...], submitted: Mapping[str, Any]) -> bool:
+    if field.required_when is None:
+        return field.required
+    other_id, values = field.required_when
+    other = next((f for f in fields if f.id == other_id), None)
+    if other is None:
+        return False
+    try:
+        value = _clean(other, submitted.get(other_id))
+    except _Invalid:
+        return False  # the other field's own error says what to fix first
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return value is not _MISSING and value in values
+
+
+def _condition_problems(form: Form, field: FormField) -> list[str]:
+    other_id, values = field.required_when
+    if not other_id:
+        return [f"条件必填 required_when={field.properties['required_when']!r} 应写作 字段id=取值[,取值]"]
+    other = form.field(other_id)
+    if other is None or other.group or field.group:
+        return [f"条件必填引用的字段 {other_id} 不是本表单的单个字段"]
+    if field.required:
+        return ["已设为必填（required），不能再设条件必填"]
+    allowed = {o.id for o in other.options} if other.type == "enum" else {"true", "false"}
+    if other.type not in ("enum", "boolean"):
+        return [f"条件必填只能引用枚举或是/否字段，{other_id} 是 {other.type}"]
+    return [f"条件必填的取值 {value!r} 不是字段 {other_id} 的可选项" for value in values if value not in allowed]
 
 
 def _constraint_problem(field: FormField, name: str, config: str | None) -> str:
@@ -400,6 +451,8 @@ def form_problems(form: Form) -> list[str]:
             problems.append(f"{name}：id 重复")
         seen.add(field.id)
         problems.extend(f"{name}：{p}" for p in _field_problems(field))
+        if field.required_when is not None:
+            problems.extend(f"{name}：{p}" for p in _condition_problems(form, field))
     for key in form.groups():
         if form.field(key) is not None:
             problems.append(f"字段 {key}：与记录组 {key}.* 重名")

@@ -706,3 +706,52 @@ def test_records_must_be_a_list_and_dotted_ids_are_not_top_level_fields() -> Non
 def test_a_group_may_not_share_its_name_with_a_field() -> None:
     form = Form((FormField("accused", "被反映人", "string"), FormField("accused.name", "姓名", "string")))
     assert form_problems(form) == ["字段 accused：与记录组 accused.* 重名"]
+
+
+# ---------------------------------------------------------------- conditionally required fields
+
+CONDITIONAL_FIELDS = """
+<camunda:formField id="action" label="本次提交" type="enum">
+  <camunda:validation><camunda:constraint name="required"/></camunda:validation>
+  <camunda:value id="report" name="提交调查报告"/>
+  <camunda:value id="extension" name="申请延期"/>
+</camunda:formField>
+<camunda:formField id="finding" label="属实情况" type="string">
+  <camunda:properties><camunda:property id="required_when" value="action=report"/></camunda:properties>
+</camunda:formField>
+<camunda:formField id="urgent" label="加急" type="boolean"/>
+<camunda:formField id="reason" label="加急理由" type="string">
+  <camunda:properties><camunda:property id="required_when" value="urgent=true"/></camunda:properties>
+</camunda:formField>
+"""
+
+
+def test_a_field_is_required_only_while_its_condition_holds():
+    form = parse_form(CONDITIONAL_FIELDS)
+    assert form.field("finding").required_when == ("action", ("report",))
+    assert form.required_hint(form.field("finding")) == "本次提交为“提交调查报告”时必填"
+    assert form.required_hint(form.field("reason")) == "加急为“是”时必填"
+    assert form_problems(form) == []
+    assert errors_of(form, {"action": "report"}) == {"finding": "此项为必填项"}
+    assert validate_submission(form, {"action": "extension"}) == {"action": "extension", "urgent": False}
+    assert errors_of(form, {"action": "extension", "urgent": "true"}) == {"reason": "此项为必填项"}
+    # the condition's own field is wrong: that error alone, not a second one on the dependent field
+    assert errors_of(form, {"action": "nonsense"}) == {"action": "请从可选项中选择"}
+
+
+@pytest.mark.parametrize(("condition", "problem"), [
+    ("action", "条件必填 required_when='action' 应写作 字段id=取值[,取值]"),
+    ("nobody=report", "条件必填引用的字段 nobody 不是本表单的单个字段"),
+    ("action=approve", "条件必填的取值 'approve' 不是字段 action 的可选项"),
+    ("note=x", "条件必填只能引用枚举或是/否字段，note 是 string"),
+])
+def test_form_problems_check_the_condition(condition, problem):
+    form = parse_form(f"""
+        <camunda:formField id="action" label="本次提交" type="enum">
+          <camunda:value id="report" name="报告"/>
+        </camunda:formField>
+        <camunda:formField id="note" label="备注" type="string"/>
+        <camunda:formField id="finding" label="属实情况" type="string">
+          <camunda:properties><camunda:property id="required_when" value="{condition}"/></camunda:properties>
+        </camunda:formField>""")
+    assert form_problems(form) == [f"字段 finding：{problem}"]

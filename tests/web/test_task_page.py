@@ -1,7 +1,7 @@
 """The task page: the generated form, instructions and case context; server-side validation with the
 input kept; completing; two people completing the same task."""
 
-from support import csrf_token, login, post, register
+from support import SIGN_OFF, csrf_token, login, post, register, work_through
 
 
 def _classify_task(client, engine):
@@ -58,3 +58,22 @@ def test_a_task_without_rights_is_read_only(client, engine, app):
     refused = post(leader, f"/tasks/{task_id}", {"category": "accusation"}, follow_redirects=True)
     assert engine.find_task(case_id, "Task_classify") == task_id
     assert "候选人" in refused.get_data(as_text=True) or "无权" in refused.get_data(as_text=True)
+
+
+def test_findings_are_required_for_a_report_but_not_for_an_extension_request(client, engine, clock, app):
+    login(client, "xf_wang")
+    case_id = register(client)
+    work_through(engine, clock, case_id, *SIGN_OFF)
+    task_id = engine.find_task(case_id, "Task_investigate")
+    handler = app.test_client()
+    login(handler, "s1_liu")
+    page = handler.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert page.count("（本次提交为“提交调查报告”时必填）") == 3  # disposal, truthfulness, report
+    report = post(handler, f"/tasks/{task_id}", {"handling_action": "report"}, token_from=f"/tasks/{task_id}")
+    assert report.status_code == 422
+    errors = report.get_data(as_text=True)
+    for field in ("disposal", "truthfulness", "handling_report"):
+        assert f'<div class="field has-error" data-field="{field}">' in errors, field
+    extension = post(handler, f"/tasks/{task_id}", {"handling_action": "extension"}, token_from=f"/tasks/{task_id}")
+    assert extension.status_code == 302
+    assert "Task_request_extension" in [item["bpmn_id"] for item in engine.work_items(case_id)]
