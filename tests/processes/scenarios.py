@@ -109,6 +109,21 @@ def disposal_transfer_for_investigation(chain: Chain) -> None:
     assert chain.petition().disposal == "transfer_investigation"
 
 
+@scenario
+def investigation_not_approved_goes_back_to_the_handler(chain: Chain) -> None:
+    chain.start()
+    chain.accept()
+    chain.do("Task_notify_acceptance")
+    chain.sign_off()
+    chain.do("Task_investigate", disposal="transfer_investigation", truthfulness="true")
+    chain.do("Task_collective_decision", investigation_approved="false", opinion="证据尚不足以立案，先初步核实")
+    assert chain.open_tasks() == ["Task_investigate"]
+    assert ("s1_liu", "returned") in chain.notices("returned")
+    chain.handle(disposal="preliminary_verification", truthfulness="partly_true")
+    assert "Task_review_petition_office" in chain.open_tasks()  # on to joint review
+    assert chain.petition().disposal == "preliminary_verification"
+
+
 # ---- out of scope, not accepted, duplicates, other levels ------------------------------------------------
 
 @scenario
