@@ -179,7 +179,6 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
             values[attr] = parsed
     properties = {p.id: p.value or "" for p in spiff_field.properties if p.id}
     return FormField(
-        required_when=_parse_condition(properties["required_when"]) if "required_when" in properties else None,
         id=field_id,
         label=spiff_field.label or field_id,
         type=field_type,
@@ -188,6 +187,7 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
         options=tuple(Option(o.id or "", o.name or o.id or "") for o in getattr(spiff_field, "options", ())),
         properties=properties,
         confidential=properties.get("confidential", "").strip().lower() == "true",
+        required_when=_parse_condition(properties["required_when"]) if "required_when" in properties else None,
         invalid_constraints=tuple(invalid),
         **values,
     )
@@ -393,9 +393,9 @@ def _condition_problems(form: Form, field: FormField) -> list[str]:
         return [f"条件必填引用的字段 {other_id} 不是本表单的单个字段"]
     if field.required:
         return ["已设为必填（required），不能再设条件必填"]
-    allowed = {o.id for o in other.options} if other.type == "enum" else {"true", "false"}
     if other.type not in ("enum", "boolean"):
         return [f"条件必填只能引用枚举或是/否字段，{other_id} 是 {other.type}"]
+    allowed = {o.id for o in other.options} if other.type == "enum" else {"true", "false"}
     return [f"条件必填的取值 {value!r} 不是字段 {other_id} 的可选项" for value in values if value not in allowed]
 
 
