@@ -93,13 +93,18 @@ def disposal_close_with_joint_feedback(chain: Chain) -> None:
     chain.close()
 
 
-@scenario
-def disposal_transfer_for_investigation(chain: Chain) -> None:
+def _investigation_proposed(chain: Chain) -> None:
+    """Accepted and handed over; the handler's report proposes opening an investigation."""
     chain.start()
     chain.accept()
     chain.do("Task_notify_acceptance")
     chain.sign_off()
     chain.do("Task_investigate", disposal="transfer_investigation", truthfulness="true")
+
+
+@scenario
+def disposal_transfer_for_investigation(chain: Chain) -> None:
+    _investigation_proposed(chain)
     assert chain.open_tasks() == ["Task_collective_decision"]
     chain.do("Task_collective_decision", investigation_approved="true", opinion="经集体研究，同意立案审查")
     chain.do("Task_department_sign")
@@ -111,11 +116,7 @@ def disposal_transfer_for_investigation(chain: Chain) -> None:
 
 @scenario
 def investigation_not_approved_goes_back_to_the_handler(chain: Chain) -> None:
-    chain.start()
-    chain.accept()
-    chain.do("Task_notify_acceptance")
-    chain.sign_off()
-    chain.do("Task_investigate", disposal="transfer_investigation", truthfulness="true")
+    _investigation_proposed(chain)
     chain.do("Task_collective_decision", investigation_approved="false", opinion="证据尚不足以立案，先初步核实")
     assert chain.open_tasks() == ["Task_investigate"]
     assert ("s1_liu", "returned") in chain.notices("returned")
