@@ -17,12 +17,22 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine import workitems
 from engine.api import Engine
-from engine.deployments import read_paths
+from engine.bpmn.deployments import read_paths
 from engine.jsonutil import canonical
-from engine.models import AuditHead, Case, Event, Petition, PetitionAccused, User, UserRole, WorkItem, WorkItemCandidate
-from engine.organisation import load_organisation
+from engine.org.organisation import load_organisation
+from engine.runtime import workitems
+from engine.store.models import (
+    AuditHead,
+    Case,
+    Event,
+    Petition,
+    PetitionAccused,
+    User,
+    UserRole,
+    WorkItem,
+    WorkItemCandidate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"

@@ -19,10 +19,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import schema
 from engine.api import Engine
-from engine.db import Database, normalise_url
-from engine.organisation import Actor
+from engine.org.organisation import Actor
+from engine.store import schema
+from engine.store.db import Database, normalise_url
 
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
          ' xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="bench" targetNamespace="http://xinfang/bench">')
@@ -220,7 +220,7 @@ def run_all(postgres_url: str, cases: int = 30, timers: int = 10_000, parts: Col
     """The engine and timer figures (those of `parts`), then one entry per `sections` item, each given
     the backends as name -> factory of fresh database URLs (the CLI adds the web pages this way, since
     engine/ never imports the web layer)."""
-    from engine.bench_timers import run_timer_benchmarks
+    from bench.timers import run_timer_benchmarks
 
     report: dict = {}
     if "engine" in parts:

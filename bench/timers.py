@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from engine import schema
+from bench.steps import _HEAD, _summary
 from engine.api import Engine
-from engine.bench import _HEAD, _summary
-from engine.db import Database
-from engine.models import Case, Event, Timer
-from engine.organisation import Actor
+from engine.org.organisation import Actor
+from engine.store import schema
+from engine.store.db import Database
+from engine.store.models import Case, Event, Timer
 
 _ACTOR = Actor("bench", "bench", None, frozenset({"petition_staff"}))
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -103,7 +103,7 @@ def clone_waiting_cases(engine: Engine, count: int) -> datetime:
 def drain_worker(url: str, now_iso: str) -> None:
     """One scheduler process of the drain benchmark (run through `python -c`): set up, say ready, wait for
     the go line so interpreter start-up is not measured, drain, report how many it fired."""
-    from engine.clock import FakeClock
+    from engine.timing.clock import FakeClock
 
     engine = Engine(url, FakeClock(now_iso))
     print("ready", flush=True)
@@ -114,7 +114,7 @@ def drain_worker(url: str, now_iso: str) -> None:
 def drain(engine: Engine, url: str, timers: int, processes: int) -> dict:
     """Timers all due at once, drained by `processes` scheduler processes; timers fired per second."""
     now = clone_waiting_cases(engine, timers) + timedelta(minutes=1)  # the workers' clock: all are due
-    code = f"from engine.bench_timers import drain_worker; drain_worker({url!r}, {now.isoformat()!r})"
+    code = f"from bench.timers import drain_worker; drain_worker({url!r}, {now.isoformat()!r})"
     workers = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 text=True) for _ in range(processes)]
     for worker in workers:

@@ -1,5 +1,5 @@
 """Web-page benchmark for `xinfang bench`: the queue pages, the navigation counts and the case page over
-a bulk-loaded dataset (engine/bench_dataset.py), on SQLite and PostgreSQL.
+a bulk-loaded dataset (bench/dataset.py), on SQLite and PostgreSQL.
 
 Times are server time: each request goes through the whole Flask app (session, actor lookup, engine
 reads, navigation counts, template) via the test client, with no network or browser in between.
@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from engine import Engine, FakeClock, schema
-from engine.bench import _summary
-from engine.bench_dataset import build
-from engine.db import Database
-from engine.models import User
-from engine.staff import auth_stamp
+from bench.dataset import build
+from bench.steps import _summary
+from engine import Engine, FakeClock
+from engine.reads.staff import auth_stamp
+from engine.store import schema
+from engine.store.db import Database
+from engine.store.models import User
 from web import create_app, settle
 
 # Petition staff, a handling department's staff member, and its leader (who also has the department view).

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
-from engine import Engine, EngineError, FormErrors, ValidationFailed, schema
-from engine.calendar import parse_schedule
-from engine.db import Database
-from engine.deployments import read_paths
-from engine.organisation import UnknownUser, load_organisation
+from engine import Engine, EngineError, FormErrors, ValidationFailed
+from engine.bpmn.deployments import read_paths
+from engine.org.organisation import UnknownUser, load_organisation
+from engine.store import schema
+from engine.store.db import Database
+from engine.timing.calendar import parse_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_ORGANISATION = ROOT / "config" / "demo-organisation.toml"
@@ -93,7 +94,7 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.argument("message")
 @click.pass_context
 def db_revision(ctx: click.Context, message: str) -> None:
-    """Write a new migration from the difference between engine/models.py and the database (developers)."""
+    """Write a new migration from the difference between engine/store/models.py and the database (developers)."""
     schema.autogenerate(_engine(ctx).db, message)
 
 
@@ -257,8 +258,8 @@ def audit_verify(ctx: click.Context) -> None:
               help="run only this part (repeatable); default: all")
 def bench(postgres_url: str, case_count: int, timer_count: int, web_cases: int, parts: tuple[str, ...]) -> None:
     """Benchmarks as JSON (see docs/performance.md)."""
-    from engine.bench import run_all
-    from web.bench import run_web_benchmark
+    from bench.steps import run_all
+    from bench.web_pages import run_web_benchmark
 
     chosen = set(parts or ("engine", "timers", "web"))
     sections = {"web": lambda backends: run_web_benchmark(backends, web_cases)} if "web" in chosen else {}

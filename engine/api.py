@@ -12,20 +12,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import audit, deployments, queues, workitems
-from engine.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers
-from engine.clock import Clock, SystemClock
-from engine.commands import CommandRunner
-from engine.db import Database
-from engine.deployments import DeployOutcome, SpecCache, ValidationFailed
+from engine import audit
+from engine.bpmn import deployments
+from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed
+from engine.bpmn.validation import Problem, validate
 from engine.errors import Conflict, NotFound
-from engine.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.jsonutil import jsonable
-from engine.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
-from engine.organisation import Actor, known_roles, load_actor
-from engine.scheduler import TimerScheduler
-from engine.staff import StaffViews
-from engine.validation import Problem, validate
+from engine.org.organisation import Actor, known_roles, load_actor
+from engine.reads import queues
+from engine.reads.staff import StaffViews
+from engine.runtime import workitems
+from engine.runtime.commands import CommandRunner
+from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
+from engine.runtime.scheduler import TimerScheduler
+from engine.store.db import Database
+from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
+from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers
+from engine.timing.clock import Clock, SystemClock
 
 
 class Engine:

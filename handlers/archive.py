@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from engine.handlers_registry import HandlerContext, register
+from engine.runtime.handlers_registry import HandlerContext, register
 from handlers.common import int_property, local_date, petition_of
 
 

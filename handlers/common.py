@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.models import Petition
+from engine.store.models import Petition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _TRUE = {"true", "1", "yes", "y", "是"}

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
-from engine.handlers_registry import HandlerContext, register
-from engine.models import Petition, PetitionAccused
-from engine.views import SEALED_SUMMARY
+from engine.reads.views import SEALED_SUMMARY
+from engine.runtime.handlers_registry import HandlerContext, register
+from engine.store.models import Petition, PetitionAccused
 from handlers.common import accused_entries, as_date, int_property, local_date, normalise, petition_of, text
 
 MAX_CANDIDATES = 10

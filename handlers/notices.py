@@ -18,9 +18,9 @@ from string import Formatter
 
 import sqlalchemy as sa
 
-from engine.handlers_registry import HandlerContext, register
-from engine.models import Notice, User, UserRole
-from engine.organisation import known_roles
+from engine.org.organisation import known_roles
+from engine.runtime.handlers_registry import HandlerContext, register
+from engine.store.models import Notice, User, UserRole
 from handlers.common import SHANGHAI, text
 
 OFFICE_WIDE_ROLES = frozenset({"petition_staff", "petition_head", "leader_in_charge", "principal_leader"})

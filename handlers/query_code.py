@@ -9,8 +9,8 @@ import unicodedata
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.handlers_registry import HandlerContext, register
-from engine.models import Petition
+from engine.runtime.handlers_registry import HandlerContext, register
+from engine.store.models import Petition
 from handlers.common import petition_of
 
 # No 0/O, 1/I/L: a code read over the phone or copied by hand survives; 31^12 ≈ 2^59 codes.

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from engine.handlers_registry import HandlerContext, register
-from engine.models import Petition, PetitionAccused, RegistrationCounter
+from engine.runtime.handlers_registry import HandlerContext, register
+from engine.store.models import Petition, PetitionAccused, RegistrationCounter
 from handlers.common import accused_entries, as_date, flag, local_date, normalise, petition_of, text
 
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.handlers_registry import HandlerContext, register
-from engine.models import Petition
+from engine.runtime.handlers_registry import HandlerContext, register
+from engine.store.models import Petition
 from handlers.common import petition_of
 
 

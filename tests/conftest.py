@@ -16,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 from common import DEMO_DIAGRAM, make_actor
 
-from engine import Actor, Engine, FakeClock, schema
-from engine.db import Database, normalise_url
-from engine.deployments import read_paths
-from engine.models import Base
+from engine import Actor, Engine, FakeClock
+from engine.bpmn.deployments import read_paths
+from engine.store import schema
+from engine.store.db import Database, normalise_url
+from engine.store.models import Base
 
 POSTGRES_URL = normalise_url(
     os.environ.get("XINFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

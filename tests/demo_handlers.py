@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.handlers_registry import HandlerContext, register
+from engine.runtime.handlers_registry import HandlerContext, register
 
 
 @register("demo.acknowledge")

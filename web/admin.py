@@ -1,6 +1,6 @@
 """Administration pages: departments, users and their roles, the role catalogue, the working-day calendar.
 
-Admins only. The data operations, their checks and audit events live in engine/administration.py; this
+Admins only. The data operations, their checks and audit events live in engine/org/administration.py; this
 module turns forms into calls and the engine's refusals into messages next to the field concerned.
 """
 
@@ -12,10 +12,10 @@ from datetime import date
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
-from engine import administration as admin_ops
-from engine.administration import DEPARTMENT_KINDS, AdminRefused, UserDetails
-from engine.calendar import SHANGHAI
 from engine.errors import NotFound
+from engine.org import administration as admin_ops
+from engine.org.administration import DEPARTMENT_KINDS, AdminRefused, UserDetails
+from engine.timing.calendar import SHANGHAI
 from web import current_engine
 from web.admin_forms import (
     CalendarDayEditForm,

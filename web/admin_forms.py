@@ -1,5 +1,5 @@
 """The administration forms. Choices that come from the database (departments, roles) are filled in by
-the view; an unknown value is refused by engine/administration.py with a Chinese message, so the
+the view; an unknown value is refused by engine/org/administration.py with a Chinese message, so the
 fields do not check choices themselves (WTForms' own message is English)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectFi
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput
 
-from engine.accounts import MIN_PASSWORD_LENGTH
-from engine.administration import CODE_PATTERN, CODE_RULE, USER_NAME_PATTERN, USER_NAME_RULE
+from engine.org.accounts import MIN_PASSWORD_LENGTH
+from engine.org.administration import CODE_PATTERN, CODE_RULE, USER_NAME_PATTERN, USER_NAME_RULE
 
 
 def _password(label: str) -> PasswordField:

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from engine.accounts import MIN_PASSWORD_LENGTH, PasswordRejected
+from engine.org.accounts import MIN_PASSWORD_LENGTH, PasswordRejected
 from web import current_engine
 
 bp = Blueprint("auth", __name__)

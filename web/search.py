@@ -7,7 +7,7 @@ from datetime import date
 
 from flask import Blueprint, g, render_template, request
 
-from engine.search import SearchQuery, may_search_reporters
+from engine.reads.search import SearchQuery, may_search_reporters
 from web import current_engine
 from web.labels import CATEGORIES, CHANNELS, STATUSES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import Conflict, Forbidden, FormErrors, IncidentRaised
-from engine.queues import QueueQuery
+from engine.reads.queues import QueueQuery
 from web import current_engine, nav
 from web.auth import safe_next
 from web.formdata import initial_values, row_errors, submission

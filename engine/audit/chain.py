@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import local_minutes
 from engine.jsonutil import canonical
-from engine.models import AuditHead, Event
+from engine.store.models import AuditHead, Event
 
 GENESIS_HASH = "0" * 64
 

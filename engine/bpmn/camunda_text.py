@@ -1,6 +1,6 @@
 """Camunda 7 text -> Python source: JUEL expressions and unquoted ISO 8601 timer literals.
 
-Private helper of ``engine.expressions``; import the public names from there.
+Private helper of ``engine.bpmn.expressions``; import the public names from there.
 """
 
 import io

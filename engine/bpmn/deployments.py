@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.bpmn_xml import BPMN_NS
-from engine.models import Deployment
-from engine.validation import BpmnFile, Problem, build_parser, read_files
+from engine.bpmn.safe_xml import BPMN_NS
+from engine.bpmn.validation import BpmnFile, Problem, build_parser, read_files
+from engine.store.models import Deployment
 
 
 class ValidationFailed(Exception):

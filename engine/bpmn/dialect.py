@@ -16,8 +16,8 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
-from engine.bpmn_xml import CAMUNDA_NS
-from engine.forms import Form, form_from_spiff
+from engine.bpmn.forms import Form, form_from_spiff
+from engine.bpmn.safe_xml import CAMUNDA_NS
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine._camunda_text import to_python_expression, to_python_timer
+from engine.bpmn.camunda_text import to_python_expression, to_python_timer
 
 __all__ = ["ExpressionError", "RestrictedEnvironment", "check", "to_python_expression", "to_python_timer"]
 

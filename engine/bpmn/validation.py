@@ -17,11 +17,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
-from engine.dialect import XinfangParser, XinfangUserTask
-from engine.expressions import check
-from engine.forms import form_problems
-from engine.organisation import role_for_lane
+from engine.bpmn.dialect import XinfangParser, XinfangUserTask
+from engine.bpmn.expressions import check
+from engine.bpmn.forms import form_problems
+from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
+from engine.org.organisation import role_for_lane
 
 
 @dataclass(frozen=True, order=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.models import Case, Event, Petition, WorkItem, WorkItemCandidate
-from engine.organisation import Actor
+from engine.org.organisation import Actor
+from engine.store.models import Case, Event, Petition, WorkItem, WorkItemCandidate
 
 PETITION_OFFICE = frozenset({"petition_staff", "petition_head"})
 SEALED_READERS = frozenset({"principal_leader", "petition_head"})

@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
-from engine.models import User
+from engine.store.models import User
 
 MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()

@@ -22,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.accounts import PasswordRejected, hash_password
-from engine.calendar import parse_schedule
 from engine.errors import EngineError, Forbidden, NotFound
-from engine.models import CalendarDay, Department, Deployment, Event, Role, User, UserRole, WorkItem
-from engine.organisation import ROLE_CATALOGUE, Actor, known_roles
+from engine.org.accounts import PasswordRejected, hash_password
+from engine.org.organisation import ROLE_CATALOGUE, Actor, known_roles
+from engine.store.models import CalendarDay, Department, Deployment, Event, Role, User, UserRole, WorkItem
+from engine.timing.calendar import parse_schedule
 
 if TYPE_CHECKING:
     from engine.api import Engine

@@ -14,8 +14,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.accounts import initial_password_hash
-from engine.models import Department, Role, User, UserRole
+from engine.org.accounts import initial_password_hash
+from engine.store.models import Department, Role, User, UserRole
 
 ROLE_CATALOGUE: dict[str, str] = {
     "petition_staff": "信访室工作人员",

@@ -1,7 +1,7 @@
 """A case drawn on its diagrams: which elements of each process are done, open, or waiting on a timer.
 
 The live workflow knows what is open; it no longer knows much of what is done, because compaction
-(engine/compaction.py) splices finished tasks out of chains and drops finished subprocesses. The audit
+(engine/runtime/compaction.py) splices finished tasks out of chains and drops finished subprocesses. The audit
 log fills that gap for every element an external input completed (user tasks, fired timers, skipped
 failures). Elements nobody records (start events, scripts, gateways) are then inferred from the diagram:
 an element reached through its only incoming flow means that flow's source was completed.
@@ -18,11 +18,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine.bpmn_xml import BPMN_NS, load
-from engine.casestate import all_tasks, process_id_of, waiting_timers
-from engine.deployments import SpecCache
-from engine.models import Case, Deployment, Event
-from engine.serialization import CaseSerializer
+from engine.bpmn.deployments import SpecCache
+from engine.bpmn.safe_xml import BPMN_NS, load
+from engine.runtime.casestate import all_tasks, process_id_of, waiting_timers
+from engine.runtime.serialization import CaseSerializer
+from engine.store.models import Case, Deployment, Event
 
 # Audit events whose task address names an element that then completed.
 COMPLETING_EVENTS = ("complete", "timer_fired", "skip")

@@ -1,7 +1,7 @@
 """Read models of the case page: the timeline of the case's audit events, its current deadlines, the
 linked duplicates, and the assignment slip (交办单).
 
-Like engine/views.py these read tables and the cached parsed deployment only. Reporter identity is
+Like engine/reads/views.py these read tables and the cached parsed deployment only. Reporter identity is
 masked here, before anything reaches a template, for readers who may not see it; whoever shows a
 timeline with revealed fields audits the view (see `Timeline.revealed`).
 """
@@ -16,22 +16,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine import access
-from engine.calendar import SHANGHAI
-from engine.deployments import LoadedSpec
+from engine.bpmn.deployments import LoadedSpec
+from engine.bpmn.forms import Form, FormField
 from engine.errors import NotFound, local_minutes
-from engine.forms import Form, FormField
 from engine.jsonutil import jsonable
-from engine.models import Case, Department, Event, Petition, Timer, WorkItem
-from engine.organisation import Actor
-from engine.views import OPINION_SUFFIXES, accused_of, display_names, form_of, petition_row, process_names, task_spec
+from engine.org import access
+from engine.org.organisation import Actor
+from engine.reads.views import (
+    OPINION_SUFFIXES,
+    accused_of,
+    display_names,
+    form_of,
+    petition_row,
+    process_names,
+    task_spec,
+)
+from engine.store.models import Case, Department, Event, Petition, Timer, WorkItem
+from engine.timing.calendar import SHANGHAI
 
 EVENT_LABELS = {
     "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
     "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息", "migrate": "迁移流程版本",
 }
-# Actors that are not users: the scheduler fires timers under this name (engine/commands.py SCHEDULER).
+# Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
 VIEW_PLACES = {"case": "案件页", "task": "任务页"}
 PROPOSAL_TASK = ("signoff", "Task_propose")

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.clock import current_clock
-from engine.models import Notice
+from engine.store.models import Notice
+from engine.timing.clock import current_clock
 
 
 def unread(username: str) -> sa.ScalarSelect:

@@ -1,4 +1,4 @@
-"""Queues (待办) and their counts, read from the work-item tables alone (engine/workitems.py keeps them).
+"""Queues (待办) and their counts, read from the work-item tables alone (engine/runtime/workitems.py keeps them).
 
 A queue in due order is a merge of index-ordered streams: "my tasks" is one range of work_items by
 assignee, a role queue one range of work_item_candidates per candidate key, and the department view adds
@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
-from engine.organisation import Actor
+from engine.org.organisation import Actor
+from engine.store.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
 
 QUEUES = ("mine", "groups", "overdue", "due_soon")  # "groups": my groups' unclaimed tasks
 DEPARTMENT_VIEWERS = frozenset({"handling_leader", "petition_head"})  # may watch their whole department

@@ -10,10 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine import access, views
 from engine.errors import Forbidden
-from engine.models import Case, Petition, PetitionAccused
-from engine.organisation import Actor
+from engine.org import access
+from engine.org.organisation import Actor
+from engine.reads import views
+from engine.store.models import Case, Petition, PetitionAccused
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import accounts, audit, casediagram, casepage, notices, queues, search, views, workitems
-from engine.assignment import REASSIGNERS
+from engine import audit
+from engine.bpmn.forms import Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.forms import Form, validate_submission
-from engine.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem
-from engine.organisation import Actor, UnknownUser, active_user, load_actor
+from engine.org import accounts
+from engine.org.organisation import Actor, UnknownUser, active_user, load_actor
+from engine.reads import casediagram, casepage, notices, queues, search, views
+from engine.runtime import workitems
+from engine.runtime.assignment import REASSIGNERS
+from engine.store.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem
 
 if TYPE_CHECKING:
     from engine.api import Engine

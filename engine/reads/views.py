@@ -15,13 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine import access, queues
-from engine.deployments import LoadedSpec, SpecCache
+from engine.bpmn.deployments import LoadedSpec, SpecCache
+from engine.bpmn.forms import Form
 from engine.errors import NotFound
-from engine.forms import Form
 from engine.jsonutil import jsonable
-from engine.models import Attachment, Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
-from engine.organisation import Actor
+from engine.org import access
+from engine.org.organisation import Actor
+from engine.reads import queues
+from engine.store.models import Attachment, Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
 
 OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
 SEALED_SUMMARY = "（密封件，内容不予显示）"

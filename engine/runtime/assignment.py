@@ -8,11 +8,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine import audit, workitems
-from engine.audit import TaskAddress
+from engine import audit
+from engine.audit.chain import TaskAddress
 from engine.errors import Conflict, Forbidden
-from engine.models import Case, WorkItem
-from engine.organisation import Actor
+from engine.org.organisation import Actor
+from engine.runtime import workitems
+from engine.store.models import Case, WorkItem
 
 REASSIGNERS = frozenset({"admin", "petition_head"})  # may release or hand on a task someone else holds
 

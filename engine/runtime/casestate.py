@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.audit import TaskAddress
+from engine.audit.chain import TaskAddress
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 

@@ -20,24 +20,25 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import assignment, audit, incidents, timers, workitems
-from engine.audit import TaskAddress
-from engine.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
-from engine.casestate import StuckCase, address, case_data, is_finished, waiting_timers
-from engine.clock import Clock, clock_scope
-from engine.compaction import compact
-from engine.db import Database
-from engine.deployments import SpecCache
+from engine import audit
+from engine.audit.chain import TaskAddress
+from engine.bpmn.deployments import SpecCache
+from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.forms import validate_submission
-from engine.handlers_registry import HandlerContext, HandlerRegistry
-from engine.incidents import Failure, Resolution, actor_record, incident_owner
 from engine.jsonutil import data_delta, jsonable
-from engine.models import Case, Deployment, Event, Timer, WorkItem
-from engine.organisation import Actor
-from engine.scripting import CaseScriptEngine
-from engine.serialization import FORMAT_VERSION, CaseSerializer
-from engine.stepping import run_engine
+from engine.org.organisation import Actor
+from engine.runtime import assignment, incidents, timers, workitems
+from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
+from engine.runtime.compaction import compact
+from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
+from engine.runtime.incidents import Failure, Resolution, actor_record, incident_owner
+from engine.runtime.scripting import CaseScriptEngine
+from engine.runtime.serialization import FORMAT_VERSION, CaseSerializer
+from engine.runtime.stepping import run_engine
+from engine.store.db import Database
+from engine.store.models import Case, Deployment, Event, Timer, WorkItem
+from engine.timing.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
+from engine.timing.clock import Clock, clock_scope
 
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
 

@@ -12,14 +12,14 @@ from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.assignment import REASSIGNERS
-from engine.audit import TaskAddress
-from engine.calendar import CalendarMissingError
-from engine.db import Database
+from engine.audit.chain import TaskAddress
 from engine.errors import Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
-from engine.models import Case, Incident
-from engine.organisation import Actor
+from engine.org.organisation import Actor
+from engine.runtime.assignment import REASSIGNERS
+from engine.store.db import Database
+from engine.store.models import Case, Incident
+from engine.timing.calendar import CalendarMissingError
 
 
 def incident_owner(incident_id: int) -> str:

@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.commands import CommandRunner
-from engine.db import Database
 from engine.errors import Conflict, IncidentRaised
-from engine.incidents import incident_owner
-from engine.models import Timer
+from engine.runtime.commands import CommandRunner
+from engine.runtime.incidents import incident_owner
+from engine.store.db import Database
+from engine.store.models import Timer
 
 log = logging.getLogger(__name__)
 PARKED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)

@@ -14,8 +14,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.task import Task
 
-from engine.expressions import RestrictedEnvironment, to_python_expression
-from engine.handlers_registry import HandlerContext, HandlerRegistry
+from engine.bpmn.expressions import RestrictedEnvironment, to_python_expression
+from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
 
 
 class Limits:

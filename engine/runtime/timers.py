@@ -18,8 +18,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
-from engine.casestate import address, timer_definition, waiting_timers
-from engine.models import Timer
+from engine.runtime.casestate import address, timer_definition, waiting_timers
+from engine.store.models import Timer
 
 
 def due_time(task: Task) -> datetime | None:
@@ -67,7 +67,7 @@ def _held(task: Task) -> bool:
 
 
 def install_gate() -> None:
-    """Patch SpiffWorkflow's timer definitions once (engine.clock installs it with the clock hooks)."""
+    """Patch SpiffWorkflow's timer definitions once (engine.timing.clock installs it with the clock hooks)."""
     for definition, method in ((TimeDateEventDefinition, "has_fired"), (DurationTimerEventDefinition, "has_fired"),
                                (CycleTimerEventDefinition, "cycle_complete")):
         original = getattr(definition, method)

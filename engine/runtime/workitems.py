@@ -1,7 +1,8 @@
 """Work items: the READY user tasks of every case, kept in a table after each command.
 
-Queues and counts (engine/queues.py) read only these tables (never the workflow state). A row survives from command to
-command while its task stays READY, so claims and due dates computed on arrival are kept.
+Queues and counts (engine/reads/queues.py) read only these tables (never the workflow state). A row
+survives from command to command while its task stays READY, so claims and due dates computed on arrival
+are kept.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
-from engine.casestate import address, ready_user_tasks
 from engine.jsonutil import jsonable
-from engine.models import WorkItem, WorkItemCandidate
-from engine.organisation import Actor, role_for_lane
+from engine.org.organisation import Actor, role_for_lane
+from engine.runtime.casestate import address, ready_user_tasks
+from engine.store.models import WorkItem, WorkItemCandidate
 
 
 def _as_list(value: Any) -> list[str]:

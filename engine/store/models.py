@@ -1,4 +1,4 @@
-"""Tables of the engine. Schema changes go through Alembic (engine/migrations)."""
+"""Tables of the engine. Schema changes go through Alembic (engine/store/migrations)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        # (due_at, id) is the queues' order, so a queue's first page is read off an index (engine/queues.py)
+        # (due_at, id) is the queues' order, so a queue's first page is read off an index (engine/reads/queues.py)
         sa.Index("ix_work_items_assignee_due", "assignee", "due_at", "id"),
         sa.Index("ix_work_items_department_due", "department", "due_at", "id"),
         sa.Index("ix_work_items_department_assignee", "department", "assignee"),
@@ -102,7 +102,7 @@ class WorkItemCandidate(Base):
     item's assignee and due time, kept in step by workitems.copy_assignee / copy_due.
 
     `shared` marks the rows of an item offered under more than one key: only those can be met twice when
-    counting an actor's keys, so only those need a DISTINCT (engine/queues.py)."""
+    counting an actor's keys, so only those need a DISTINCT (engine/reads/queues.py)."""
 
     __tablename__ = "work_item_candidates"
     __table_args__ = (

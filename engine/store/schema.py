@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from engine.db import Database
+from engine.store.db import Database
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 

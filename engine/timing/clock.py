@@ -102,7 +102,7 @@ def _install_spiff_hooks() -> None:
         from SpiffWorkflow import task as spiff_task
         from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
-        from engine.timers import install_gate
+        from engine.runtime.timers import install_gate
 
         spiff_timer.datetime = _ScopedDatetime
         spiff_task.time = _ScopedTime()

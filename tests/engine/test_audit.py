@@ -12,9 +12,9 @@ from common import make_actor
 from diagrams import files
 
 from engine import Engine, IncidentRaised
-from engine.audit import GENESIS_HASH, _row_hash
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Event
+from engine.audit.chain import GENESIS_HASH, _row_hash
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Event
 
 WANG = make_actor("wang", "petition_staff", department="petition_office")
 ZHAO = make_actor("zhao", "petition_staff", department="petition_office")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import chinese_calendar
 import pytest
 
-from engine.calendar import (
+from engine.timing.calendar import (
     SHANGHAI,
     CalendarMissingError,
     DayOverride,

@@ -18,11 +18,11 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine import Engine, IncidentRaised
-from engine.casestate import StuckCase, is_finished
-from engine.deployments import read_paths
-from engine.dialect import HandlerServiceTask, XinfangUserTask
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Case, Deployment
+from engine.bpmn.deployments import read_paths
+from engine.bpmn.dialect import HandlerServiceTask, XinfangUserTask
+from engine.runtime.casestate import StuckCase, is_finished
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Case, Deployment
 
 
 @pytest.fixture

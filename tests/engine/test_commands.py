@@ -9,8 +9,8 @@ from common import make_actor
 from diagrams import files, process
 
 from engine import Conflict, Engine, Forbidden, FormErrors, IncidentRaised, NotFound
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Case, Event, Incident, WorkItem
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Case, Event, Incident, WorkItem
 
 WANG = make_actor("wang", "petition_staff", department="petition_office")
 ZHAO = make_actor("zhao", "petition_staff", department="petition_office")

@@ -17,8 +17,8 @@ from common import ROOT, make_actor
 from diagrams import files
 
 from engine import Conflict, Engine
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Case, Event
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Case, Event
 
 ROUNDS = 4
 
@@ -106,8 +106,8 @@ CHILD = textwrap.dedent("""
     import json, os, sys, time
     sys.path.insert(0, {root!r})
     from engine import Conflict, Engine, FakeClock
-    from engine.handlers_registry import HandlerRegistry
-    from engine.organisation import Actor
+    from engine.runtime.handlers_registry import HandlerRegistry
+    from engine.org.organisation import Actor
 
     url, task_id, name, go = sys.argv[1:5]
     engine = Engine(url, FakeClock("2026-03-02T09:00:00+08:00"), handlers=HandlerRegistry())
@@ -168,7 +168,7 @@ def test_two_processes_complete_the_same_task(eng, database, tmp_path):
 def test_a_slow_command_still_leaves_one_winner(eng, database, clock, monkeypatch):
     """Slow the engine run down, so the second command certainly arrives while the first is still in its
     transaction."""
-    from engine import commands
+    from engine.runtime import commands
 
     original = commands.run_engine
     def slow(workflow, skip=None):

@@ -18,9 +18,9 @@ from common import make_actor
 from diagrams import HEAD, TAIL, files, line_of, process, read
 
 from engine import Engine, ValidationFailed
-from engine.deployments import SpecCache
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Deployment, Event
+from engine.bpmn.deployments import SpecCache
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Deployment, Event
 
 PROBLEM_FORMAT = re.compile(r"^(?P<file>[^:\s]+\.bpmn):(?P<line>\d+): (?P<element>[\w-]+): (?P<message>.+)$")
 

@@ -12,9 +12,9 @@ from common import make_actor
 from diagrams import files, read
 
 from engine import Engine, FormErrors
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Deployment, Timer, WorkItem
-from engine.queues import QueueQuery
+from engine.reads.queues import QueueQuery
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Deployment, Timer, WorkItem
 
 
 @pytest.fixture

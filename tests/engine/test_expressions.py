@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine.expressions import (
+from engine.bpmn.expressions import (
     ExpressionError,
     RestrictedEnvironment,
     check,

@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.camunda.parser import CamundaParser
 
-from engine.forms import (
+from engine.bpmn.forms import (
     Form,
     FormErrors,
     FormField,

@@ -11,8 +11,8 @@ from common import make_actor
 from diagrams import files
 
 from engine import Engine, IncidentRaised
-from engine.handlers_registry import HandlerContext, HandlerRegistry
-from engine.models import CalendarDay
+from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
+from engine.store.models import CalendarDay
 
 WANG = make_actor("wang", "petition_staff")
 ZHAO = make_actor("zhao", "petition_staff")

@@ -58,8 +58,8 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]
 def test_the_scanner_sees_imports():
     engine_files = _python_files("engine")
     assert len(engine_files) >= 20
-    assert "SpiffWorkflow.bpmn.workflow" in _imports(ROOT / "engine" / "commands.py")
-    assert "engine.handlers_registry" in _imports(ROOT / "handlers" / "archive.py")
+    assert "SpiffWorkflow.bpmn.workflow" in _imports(ROOT / "engine" / "runtime" / "commands.py")
+    assert "engine.runtime.handlers_registry" in _imports(ROOT / "handlers" / "archive.py")
     assert "engine" in {m.split(".")[0] for m in _imports(ROOT / "engine" / "api.py")}
 
 

@@ -10,8 +10,8 @@ from common import make_actor
 from diagrams import process
 
 from engine import Engine
-from engine.handlers_registry import HandlerRegistry
-from engine.models import WorkItem
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import WorkItem
 
 BODY = """
     <bpmn:extensionElements>

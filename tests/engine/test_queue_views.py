@@ -1,5 +1,5 @@
 """Queue pages merged from index ranges, and counts from range counts, agree with the plain definition of
-each view (docs in engine/queues.py) on a random mix of items: bound and unbound, offered under one key
+each view (docs in engine/reads/queues.py) on a random mix of items: bound and unbound, offered under one key
 or several (role and named user), claimed or not, due times that tie or are missing."""
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ import sqlalchemy as sa
 from alembic import command
 from diagrams import files
 
-from engine import Engine, schema
-from engine.bench_dataset import DEMO_ORGANISATION
-from engine.db import Database
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Case, Deployment, User, WorkItem, WorkItemCandidate
-from engine.organisation import load_organisation
-from engine.queues import COMMISSION_ROLES, QUEUES, QueueQuery, views_of
-from engine.workitems import candidate_keys
+from bench.dataset import DEMO_ORGANISATION
+from engine import Engine
+from engine.org.organisation import load_organisation
+from engine.reads.queues import COMMISSION_ROLES, QUEUES, QueueQuery, views_of
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.runtime.workitems import candidate_keys
+from engine.store import schema
+from engine.store.db import Database
+from engine.store.models import Case, Deployment, User, WorkItem, WorkItemCandidate
 
 ROLES = ("petition_staff", "petition_head", "handling_staff", "handling_leader", "supervision_office",
          "leader_in_charge")

@@ -10,9 +10,9 @@ from common import make_actor
 from diagrams import line_of, process
 
 from engine import Engine, IncidentRaised, ValidationFailed
-from engine.expressions import ExpressionError, RestrictedEnvironment
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Case, Deployment
+from engine.bpmn.expressions import ExpressionError, RestrictedEnvironment
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.store.models import Case, Deployment
 
 ESCAPES = {
     "dunder-import": "__import__('os')",

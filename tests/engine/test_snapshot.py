@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from engine.models import Department
+from engine.store.models import Department
 
 
 def _add(database, code: str) -> None:

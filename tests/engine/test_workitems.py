@@ -13,11 +13,11 @@ from diagrams import files, process
 from SpiffWorkflow.util.task import TaskState
 
 from engine import Engine
-from engine.deployments import SpecCache
-from engine.handlers_registry import HandlerRegistry
-from engine.models import Case, Deployment, WorkItem, WorkItemCandidate
-from engine.queues import QUEUES, QueueQuery
-from engine.serialization import CaseSerializer
+from engine.bpmn.deployments import SpecCache
+from engine.reads.queues import QUEUES, QueueQuery
+from engine.runtime.handlers_registry import HandlerRegistry
+from engine.runtime.serialization import CaseSerializer
+from engine.store.models import Case, Deployment, WorkItem, WorkItemCandidate
 
 QUEUE_DIAGRAM = process("queue", """
     <bpmn:startEvent id="StartEvent_1" />

@@ -5,7 +5,7 @@ from __future__ import annotations
 from common import make_actor
 
 from engine import Engine
-from engine.organisation import apply_organisation
+from engine.org.organisation import apply_organisation
 
 HANDLER = make_actor("s1_liu", "handling_staff", department="supervision_1")
 

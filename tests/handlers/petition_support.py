@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from common import make_actor
 
 from engine import Engine
-from engine.handlers_registry import HandlerContext, registry
-from engine.models import Petition, PetitionAccused
+from engine.runtime.handlers_registry import HandlerContext, registry
+from engine.store.models import Petition, PetitionAccused
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
 STAFF = make_actor("xf_wang", "petition_staff", department="petition_office")

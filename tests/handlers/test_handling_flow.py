@@ -11,7 +11,7 @@ from organisation_support import HANDLER, load_office
 from petition_support import STAFF, call, deploy, diagram, item, petition
 
 from engine import Engine, IncidentRaised
-from engine.models import Notice
+from engine.store.models import Notice
 from handlers.archive import add_years
 
 

@@ -11,8 +11,8 @@ from organisation_support import load_office
 from petition_support import STAFF, call, deploy, item
 
 from engine import Engine
-from engine.models import Notice
-from engine.notices import list_notices, mark_read, unread_count
+from engine.reads.notices import list_notices, mark_read, unread_count
+from engine.store.models import Notice
 from handlers.notices import fill
 
 

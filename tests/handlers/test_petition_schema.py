@@ -1,4 +1,4 @@
-"""The migrations build exactly the tables engine/models.py declares (the registry tables included), and
+"""The migrations build exactly the tables engine/store/models.py declares (the registry tables included), and
 0002 downgrades and upgrades cleanly."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine import schema
-from engine.db import Database
-from engine.models import Base
+from engine.store import schema
+from engine.store.db import Database
+from engine.store.models import Base
 
 REGISTRY_TABLES = {"petitions", "petition_accused", "registration_counters", "notices"}
 

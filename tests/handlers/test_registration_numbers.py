@@ -17,7 +17,7 @@ from common import ROOT
 from petition_support import STAFF, accused_rows, call, deploy, item, petition, petitions
 
 from engine import Engine, IncidentRaised
-from engine.models import Petition, RegistrationCounter
+from engine.store.models import Petition, RegistrationCounter
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ WORKER = textwrap.dedent("""
     import sys, time
     from datetime import date
     from engine import Engine, FakeClock
-    from engine.organisation import Actor
+    from engine.org.organisation import Actor
     url, go, count = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     engine = Engine(url, FakeClock("2026-03-02T09:00:00+08:00"))
     actor = Actor("xf_wang", "", "petition_office", frozenset({"petition_staff"}))

@@ -18,9 +18,9 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine import Engine, FakeClock
-from engine.deployments import read_paths
-from engine.models import Notice, Petition
-from engine.organisation import load_organisation
+from engine.bpmn.deployments import read_paths
+from engine.org.organisation import load_organisation
+from engine.store.models import Notice, Petition
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"

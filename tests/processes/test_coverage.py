@@ -5,8 +5,9 @@ from __future__ import annotations
 from chain import Chain, Coverage, diagram_elements, seed_organisation
 from scenarios import SCENARIOS
 
-from engine import Engine, FakeClock, schema
-from engine.db import Database
+from engine import Engine, FakeClock
+from engine.store import schema
+from engine.store.db import Database
 
 
 def test_every_element_of_the_diagrams_is_taken(tmp_path) -> None:

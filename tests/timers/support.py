@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from common import make_actor
 
 from engine import Engine, FakeClock
-from engine.models import Incident, Timer
-from engine.scheduler import TimerScheduler
+from engine.runtime.scheduler import TimerScheduler
+from engine.store.models import Incident, Timer
 
 STAFF = make_actor("wang", "petition_staff")
 HEAD = make_actor("zhou", "petition_head")

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import cli.main
 from engine import Engine, FakeClock, IncidentRaised
-from engine.calendar import DayOverride, WorkingCalendar, parse_schedule
+from engine.timing.calendar import DayOverride, WorkingCalendar, parse_schedule
 
 from .support import (
     ONE_SECOND,

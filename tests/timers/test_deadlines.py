@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from engine import Conflict, NotFound
-from engine.calendar import WorkingCalendar
-from engine.models import WorkItem, WorkItemCandidate
+from engine.store.models import WorkItem, WorkItemCandidate
+from engine.timing.calendar import WorkingCalendar
 
 from .support import (
     HEAD,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.models import Event, Timer
+from engine.store.models import Event, Timer
 
 from .support import (
     HEAD,

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from engine import Conflict, Engine, Forbidden, IncidentRaised
-from engine.scheduler import PARKED_UNTIL
+from engine.runtime.scheduler import PARKED_UNTIL
 
 from .support import (
     HEAD,

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from engine import audit
-from engine.calendar import WorkingCalendar
+from engine.timing.calendar import WorkingCalendar
 
 from .support import (
     HEAD,

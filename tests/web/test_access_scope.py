@@ -6,7 +6,7 @@ from io import BytesIO
 import sqlalchemy as sa
 from support import REGISTRATION_FORM, SIGN_OFF, login, post, register, signed_in, work_through
 
-from engine.models import Attachment, Event
+from engine.store.models import Attachment, Event
 
 
 def _assigned_case(client, engine, clock, department="supervision_1") -> int:

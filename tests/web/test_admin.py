@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from support import login, post
 
-from engine.calendar import SHANGHAI
-from engine.models import CalendarDay, Department, Event, User
+from engine.store.models import CalendarDay, Department, Event, User
+from engine.timing.calendar import SHANGHAI
 
 NEW_PASSWORD = "initial-pass-1"
 

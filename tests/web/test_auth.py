@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from support import DEMO_PASSWORD, csrf_token, login, post
 
-from engine.models import Case, Department
+from engine.store.models import Case, Department
 from web import create_app
 from web.errors import CSRF_MESSAGE
 
@@ -90,7 +90,7 @@ def test_a_session_ends_when_the_user_is_deactivated(client, engine):
 
 
 def _set_active(engine, name: str, active: bool) -> None:
-    from engine.models import User
+    from engine.store.models import User
 
     with engine.db.write() as session:
         session.get(User, name).active = active

@@ -5,8 +5,8 @@ from io import BytesIO
 import sqlalchemy as sa
 from support import REGISTRATION_FORM, login, post, register
 
-from engine import staff
-from engine.models import Attachment, Case
+from engine.reads import staff
+from engine.store.models import Attachment, Case
 
 
 def _cases(engine) -> int:

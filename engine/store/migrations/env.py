@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection handed over by engine/schema.py."""
+"""Alembic environment: runs on the connection handed over by engine/store/schema.py."""
 
 from alembic import context
 
-from engine.models import Base
+from engine.store.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

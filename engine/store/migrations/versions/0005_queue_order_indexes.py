@@ -1,5 +1,5 @@
 """queue order indexes: (due_at, id) after each queue's equality columns, and the candidates' `shared`
-mark, so queue pages are merged index reads and counts are index range counts (engine/queues.py); the
+mark, so queue pages are merged index reads and counts are index range counts (engine/reads/queues.py); the
 repeats' index holds only repeats
 
 Revision ID: 0005
