@@ -7,25 +7,19 @@ recorded in docs/performance.md.
 from __future__ import annotations
 
 import gc
-import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
+from collections.abc import Callable
 
-import sqlalchemy as sa
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
+from bench.measure import DIAGRAM_HEAD, figures
 from engine.api import Engine
 from engine.org.organisation import Actor
 from engine.store import schema
-from engine.store.db import Database, normalise_url
+from engine.store.db import Database
 
-_HEAD = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
-         ' xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="bench" targetNamespace="http://xinfang/bench">')
 _ACTOR = Actor("bench", "bench", None, frozenset({"petition_staff"}))
 
 
@@ -46,13 +40,13 @@ def linear_diagram(tasks: int = 10) -> str:
     nodes = ["start", *[f"t{i}" for i in range(tasks)], "end"]
     body += [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
              for i, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False))]
-    return _HEAD + "".join(body) + "</bpmn:process></bpmn:definitions>"
+    return DIAGRAM_HEAD + "".join(body) + "</bpmn:process></bpmn:definitions>"
 
 
 def loop_diagram(condition: str = "${done}") -> str:
     """One user task repeated until `done`: every round adds completed tasks to the case.
     Bare SpiffWorkflow needs the condition as plain Python."""
-    return _HEAD + (
+    return DIAGRAM_HEAD + (
         '<bpmn:process id="bench_loop" isExecutable="true">'
         '<bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
         '<bpmn:exclusiveGateway id="merge"><bpmn:incoming>f0</bpmn:incoming><bpmn:incoming>again</bpmn:incoming>'
@@ -70,13 +64,6 @@ def loop_diagram(condition: str = "${done}") -> str:
         '<bpmn:sequenceFlow id="again" sourceRef="check" targetRef="merge"/>'
         '</bpmn:process></bpmn:definitions>'
     )
-
-
-def _summary(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    return {"p50_ms": round(statistics.median(ordered), 3),
-            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 3),
-            "mean_ms": round(statistics.fmean(ordered), 3), "samples": len(ordered)}
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -97,7 +84,7 @@ def bare_spiff_linear(tasks: int, cases: int) -> dict[str, float]:
         while not workflow.is_completed():
             task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
             samples.append(_timed(lambda t=task, w=workflow: (t.run(), w.do_engine_steps())))
-    return _summary(samples)
+    return figures(samples)
 
 
 def bare_spiff_loop(points: tuple[int, ...] = (10, 300), repeats: int = 5) -> dict:
@@ -120,7 +107,7 @@ def bare_spiff_loop(points: tuple[int, ...] = (10, 300), repeats: int = 5) -> di
             while len(workflow.get_tasks(state=TaskState.COMPLETED)) < point:
                 step()
             samples[str(point)].append(_timed(step))
-    summary = {point: _summary(values) for point, values in samples.items()}
+    summary = {point: figures(values) for point, values in samples.items()}
     summary[f"ratio_{points[-1]}_vs_{points[0]}"] = round(
         summary[str(points[-1])]["p50_ms"] / summary[str(points[0])]["p50_ms"], 2)
     return summary
@@ -135,7 +122,7 @@ def _engine_linear(engine: Engine, cases: int) -> dict:
             task_id = engine.find_task(case_id, f"t{index}")
             samples.append(_timed(lambda t=task_id: engine.complete(t, _ACTOR, {"note": "ok"})))
     elapsed = time.perf_counter() - started
-    return {**_summary(samples), "completions_per_s": round(len(samples) / (sum(samples) / 1000), 1),
+    return {**figures(samples), "completions_per_s": round(len(samples) / (sum(samples) / 1000), 1),
             "wall_s_incl_start_and_lookup": round(elapsed, 2)}
 
 
@@ -157,7 +144,7 @@ def _engine_loop(engine: Engine, cases: int, points: tuple[int, ...] = (10, 300)
                 task_id = engine.find_task(case_id, "step")
                 result[str(point)][mode].append(_timed(lambda t=task_id: engine.complete(t, _ACTOR, {"done": False})))
                 completed += 2
-    summary = {point: {mode: _summary(samples) for mode, samples in modes.items()} for point, modes in result.items()}
+    summary = {point: {mode: figures(samples) for mode, samples in modes.items()} for point, modes in result.items()}
     first, last = str(points[0]), str(points[-1])
     for mode in ("warm", "cold"):
         summary[f"ratio_{last}_vs_{first}_{mode}"] = round(
@@ -177,76 +164,13 @@ def _backend(url: str, cases: int) -> dict:
         database.dispose()
 
 
-class ScratchDatabases:
-    """Fresh databases for one benchmark run: SQLite files in a temporary folder, PostgreSQL databases
-    created on the server and dropped at the end."""
-
-    def __init__(self, postgres_url: str) -> None:
-        self.folder = tempfile.TemporaryDirectory()
-        self.admin = sa.create_engine(normalise_url(postgres_url), isolation_level="AUTOCOMMIT")
-        self.created: list[str] = []
-
-    def sqlite(self) -> str:
-        return f"sqlite:///{Path(self.folder.name) / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-
-    def postgresql(self) -> str:
-        name = f"xinfang_bench_{uuid.uuid4().hex[:8]}"
-        with self.admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return self.admin.url.set(database=name).render_as_string(hide_password=False)
-
-    def postgres_reachable(self) -> str | None:
-        try:
-            with self.admin.connect() as connection:
-                connection.execute(sa.text("select 1"))
-        except sa.exc.OperationalError as exc:
-            return f"PostgreSQL unreachable: {exc.orig}"
-        return None
-
-    def close(self) -> None:
-        for name in self.created:
-            with self.admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
-        self.folder.cleanup()
-
-
-PARTS = ("engine", "timers")
-
-
-def run_all(postgres_url: str, cases: int = 30, timers: int = 10_000, parts: Collection[str] = PARTS,
-            sections: Mapping[str, Callable[[dict[str, Callable[[], str]]], dict]] | None = None) -> dict:
-    """The engine and timer figures (those of `parts`), then one entry per `sections` item, each given
-    the backends as name -> factory of fresh database URLs (the CLI adds the web pages this way, since
-    engine/ never imports the web layer)."""
-    from bench.timers import run_timer_benchmarks
-
-    report: dict = {}
-    if "engine" in parts:
-        report["bare_spiffworkflow_linear_10"] = bare_spiff_linear(10, cases)
-        report["bare_spiffworkflow_completion_cost_by_case_size"] = bare_spiff_loop()
-    scratch = ScratchDatabases(postgres_url)
-    try:
-        backends = {"sqlite": scratch.sqlite}
-        unreachable = scratch.postgres_reachable()
-        if unreachable:
-            report["postgresql"] = {"error": unreachable}
-        else:
-            backends["postgresql"] = scratch.postgresql
-        if "engine" in parts:
-            for name, fresh_url in backends.items():
-                report[name] = _backend(fresh_url(), cases)
-        if "timers" in parts:
-            report["timers"] = run_timer_benchmarks(backends, timers)
-        for name, run in (sections or {}).items():
-            report[name] = run(backends)
-    finally:
-        scratch.close()
-    if "engine" in parts:
-        bare = report["bare_spiffworkflow_linear_10"]["p50_ms"]
-        for backend in ("sqlite", "postgresql"):
-            linear = report[backend].get("linear_10_user_tasks")
-            if linear:
-                linear["ratio_to_bare_spiffworkflow_p50"] = round(linear["p50_ms"] / bare, 2)
+def run_engine_benchmarks(backends: dict[str, Callable[[], str]], cases: int) -> dict:
+    """Bare SpiffWorkflow and the engine on each backend, the same diagrams in the same run."""
+    report: dict = {"bare_spiffworkflow_linear_10": bare_spiff_linear(10, cases),
+                    "bare_spiffworkflow_completion_cost_by_case_size": bare_spiff_loop()}
+    bare = report["bare_spiffworkflow_linear_10"]["p50_ms"]
+    for name, fresh_url in backends.items():
+        report[name] = _backend(fresh_url(), cases)
+        linear = report[name]["linear_10_user_tasks"]
+        linear["ratio_to_bare_spiffworkflow_p50"] = round(linear["p50_ms"] / bare, 2)
     return report

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from bench.steps import _HEAD, _summary
+from bench.measure import DIAGRAM_HEAD, figures
 from engine.api import Engine
 from engine.org.organisation import Actor
 from engine.store import schema
@@ -31,7 +31,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 def timer_diagram() -> str:
     """Start, wait `${delay}` (an ISO duration from the case data), then a user task."""
-    return _HEAD + (
+    return DIAGRAM_HEAD + (
         '<bpmn:process id="bench_timer" isExecutable="true">'
         '<bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
         '<bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>'
@@ -67,7 +67,7 @@ def latency(engine: Engine, timers: int = 40, spread_s: int = 10) -> dict:
         events = session.scalars(sa.select(Event).where(Event.kind == "timer_fired"))
         samples = [(e.at - datetime.fromisoformat(json.loads(e.payload)["due_at"])).total_seconds() * 1000
                    for e in events]
-    return {**_summary(samples), "tick_s": 1.0, "not_fired": timers - len(samples)}
+    return {**figures(samples), "tick_s": 1.0, "not_fired": timers - len(samples)}
 
 
 def _waiting(engine: Engine) -> int:
@@ -168,4 +168,4 @@ def idle_tick(engine: Engine, future_timers: int = 100_000, ticks: int = 50) -> 
         started = time.perf_counter()
         scheduler.tick()
         samples.append((time.perf_counter() - started) * 1000)
-    return {**_summary(samples), "future_timers": future_timers + 1, "median_ms": round(statistics.median(samples), 3)}
+    return {**figures(samples), "future_timers": future_timers + 1, "median_ms": round(statistics.median(samples), 3)}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from bench.dataset import build
-from bench.steps import _summary
+from bench.measure import figures
 from engine import Engine, FakeClock
 from engine.reads.staff import auth_stamp
 from engine.store import schema
@@ -47,7 +47,7 @@ def _timed_get(client, path: str) -> float:
 def _sample(action: Callable[[int], float], samples: int, warm_up: int = 3) -> dict:
     for index in range(warm_up):
         action(index)
-    return _summary([action(index) for index in range(samples)])
+    return figures([action(index) for index in range(samples)])
 
 
 def measure(engine: Engine, case_ids: tuple[int, ...], samples: int) -> dict:

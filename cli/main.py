@@ -8,12 +8,18 @@ from pathlib import Path
 
 import click
 
-from engine import Engine, EngineError, FormErrors, ValidationFailed
-from engine.bpmn.deployments import read_paths
-from engine.org.organisation import UnknownUser, load_organisation
-from engine.store import schema
-from engine.store.db import Database
-from engine.timing.calendar import parse_schedule
+from engine.api import (
+    Database,
+    Engine,
+    EngineError,
+    FormErrors,
+    UnknownUser,
+    ValidationFailed,
+    load_organisation,
+    parse_schedule,
+    read_paths,
+    schema,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_ORGANISATION = ROOT / "config" / "demo-organisation.toml"
@@ -258,12 +264,9 @@ def audit_verify(ctx: click.Context) -> None:
               help="run only this part (repeatable); default: all")
 def bench(postgres_url: str, case_count: int, timer_count: int, web_cases: int, parts: tuple[str, ...]) -> None:
     """Benchmarks as JSON (see docs/performance.md)."""
-    from bench.steps import run_all
-    from bench.web_pages import run_web_benchmark
+    from bench.suite import PARTS, run_all
 
-    chosen = set(parts or ("engine", "timers", "web"))
-    sections = {"web": lambda backends: run_web_benchmark(backends, web_cases)} if "web" in chosen else {}
-    _print_json(run_all(postgres_url, case_count, timer_count, chosen - {"web"}, sections))
+    _print_json(run_all(postgres_url, case_count, timer_count, web_cases, set(parts) or PARTS))
 
 
 @main.group()

@@ -1,4 +1,5 @@
-"""The engine's public API: what web/ and the CLI use. No Flask here, no SpiffWorkflow types leak out."""
+"""The engine's one door: web/ and the CLI import from here (or from the `engine` face), never from the
+rooms behind it. No Flask here, no SpiffWorkflow types leak out."""
 
 from __future__ import annotations
 
@@ -14,21 +15,53 @@ import sqlalchemy as sa
 
 from engine import audit
 from engine.bpmn import deployments
-from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed
+from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed, read_paths
+from engine.bpmn.forms import Form, FormErrors
 from engine.bpmn.validation import Problem, validate
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, EngineError, Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
-from engine.org.organisation import Actor, known_roles, load_actor
+from engine.org import administration
+from engine.org.accounts import MIN_PASSWORD_LENGTH, PasswordRejected
+from engine.org.administration import (
+    CODE_PATTERN,
+    CODE_RULE,
+    DEPARTMENT_KINDS,
+    USER_NAME_PATTERN,
+    USER_NAME_RULE,
+    AdminRefused,
+    UserDetails,
+)
+from engine.org.organisation import Actor, UnknownUser, known_roles, load_actor, load_organisation
 from engine.reads import queues
-from engine.reads.staff import StaffViews
+from engine.reads.queues import QueueQuery
+from engine.reads.search import SearchQuery, may_search_reporters
+from engine.reads.staff import (
+    ATTACHMENT_TYPES,
+    MAX_ATTACHMENT_BYTES,
+    AttachmentRejected,
+    StaffViews,
+    check_attachment,
+)
 from engine.runtime import workitems
 from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.runtime.scheduler import TimerScheduler
+from engine.store import schema
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
-from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers
-from engine.timing.clock import Clock, SystemClock
+from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers, parse_schedule
+from engine.timing.clock import Clock, FakeClock, SystemClock
+
+# What web/ and cli/ may use besides Engine: errors, the actor, form and query types, the limits their forms
+# repeat, the administrators' operations, and the set-up steps of the command line.
+__all__ = [
+    "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH",
+    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "Conflict",
+    "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound",
+    "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
+    "administration", "check_attachment", "load_organisation", "may_search_reporters", "parse_schedule",
+    "read_paths", "schema",
+]
 
 
 class Engine:
@@ -48,6 +81,7 @@ class Engine:
         self._roles: tuple[float, dict[str, str]] | None = None
         self._roles_lock = threading.Lock()
         self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles)
+        self.serializer = self.commands.serializer
         self.staff = StaffViews(self)
 
     # ---- organisation and calendar -------------------------------------------------------------

@@ -16,6 +16,7 @@ from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 
 from engine import Engine
+from web.current import current_engine
 
 csrf = CSRFProtect()
 
@@ -80,9 +81,3 @@ def settle() -> None:
     (gc.freeze): a full sweep over a long-lived heap stalls a request for tens of milliseconds."""
     gc.collect()
     gc.freeze()
-
-
-def current_engine() -> Engine:
-    from flask import current_app
-
-    return current_app.extensions["xinfang"]

@@ -12,11 +12,8 @@ from datetime import date
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
-from engine.errors import NotFound
-from engine.org import administration as admin_ops
-from engine.org.administration import DEPARTMENT_KINDS, AdminRefused, UserDetails
-from engine.timing.calendar import SHANGHAI
-from web import current_engine
+from engine.api import DEPARTMENT_KINDS, SHANGHAI, AdminRefused, NotFound, UserDetails
+from engine.api import administration as admin_ops
 from web.admin_forms import (
     CalendarDayEditForm,
     CalendarDayForm,
@@ -30,6 +27,7 @@ from web.admin_forms import (
     UserEditForm,
 )
 from web.auth import require_role
+from web.current import current_engine
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 INVALID = 422  # the page again, with what was typed and the messages

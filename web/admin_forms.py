@@ -10,8 +10,7 @@ from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectFi
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput
 
-from engine.org.accounts import MIN_PASSWORD_LENGTH
-from engine.org.administration import CODE_PATTERN, CODE_RULE, USER_NAME_PATTERN, USER_NAME_RULE
+from engine.api import CODE_PATTERN, CODE_RULE, MIN_PASSWORD_LENGTH, USER_NAME_PATTERN, USER_NAME_RULE
 
 
 def _password(label: str) -> PasswordField:

@@ -14,8 +14,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from engine.org.accounts import MIN_PASSWORD_LENGTH, PasswordRejected
-from web import current_engine
+from engine.api import MIN_PASSWORD_LENGTH, PasswordRejected
+from web.current import current_engine
 
 bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = {"auth.login", "assets.file", "static"}

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, g, jsonify, render_template
 
-from web import current_engine
+from web.current import current_engine
 from web.tasks import CATEGORIES, CHANNELS
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")

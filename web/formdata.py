@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.bpmn.forms import Form
+from engine.api import Form
 
 _ROW = re.compile(r"^(?P<group>[a-z_][a-z0-9_]*)\.(?P<index>\d{1,3})\.(?P<key>[a-z_][a-z0-9_]*)$", re.IGNORECASE)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 
-from web import current_engine
 from web.auth import require_role
+from web.current import current_engine
 
 bp = Blueprint("home", __name__)
 

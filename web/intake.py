@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine import FormErrors
-from engine.reads.staff import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, AttachmentRejected, check_attachment
-from web import current_engine
+from engine.api import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, AttachmentRejected, check_attachment
 from web.auth import require_role
+from web.current import current_engine
 from web.formdata import initial_values, row_errors, submission
 
 bp = Blueprint("intake", __name__, url_prefix="/intake")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g
 
-from web import current_engine
+from web.current import current_engine
 
 VIEW_LABELS = {
     "mine": "我的待办", "groups": "本组待领取", "overdue": "已超期", "due_soon": "即将到期",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from web import current_engine
+from web.current import current_engine
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 KIND_LABELS = {"new_task": "新任务", "reminder": "期限提醒", "overdue": "超期", "returned": "退回",

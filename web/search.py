@@ -7,8 +7,8 @@ from datetime import date
 
 from flask import Blueprint, g, render_template, request
 
-from engine.reads.search import SearchQuery, may_search_reporters
-from web import current_engine
+from engine.api import SearchQuery, may_search_reporters
+from web.current import current_engine
 from web.labels import CATEGORIES, CHANNELS, STATUSES
 
 bp = Blueprint("search", __name__, url_prefix="/search")

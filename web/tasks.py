@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import Conflict, Forbidden, FormErrors, IncidentRaised
-from engine.reads.queues import QueueQuery
-from web import current_engine, nav
+from engine.api import QueueQuery
+from web import nav
 from web.auth import safe_next
+from web.current import current_engine
 from web.formdata import initial_values, row_errors, submission
 from web.labels import CATEGORIES, CHANNELS
 from web.nav import VIEW_LABELS

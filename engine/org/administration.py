@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -25,11 +25,21 @@ from engine import audit
 from engine.errors import EngineError, Forbidden, NotFound
 from engine.org.accounts import PasswordRejected, hash_password
 from engine.org.organisation import ROLE_CATALOGUE, Actor, known_roles
+from engine.store.db import Database
 from engine.store.models import CalendarDay, Department, Deployment, Event, Role, User, UserRole, WorkItem
 from engine.timing.calendar import parse_schedule
 
-if TYPE_CHECKING:
-    from engine.api import Engine
+
+class EngineDoor(Protocol):
+    """What these operations use of `engine.api.Engine` (the caller passes it), declared here so this
+    room does not import the door."""
+
+    db: Database
+
+    def now(self) -> datetime: ...
+    def forget_roles(self) -> None: ...
+    def forget_calendar(self) -> None: ...
+
 
 # Role and department codes appear in diagrams (candidate groups, `department` properties) and in URLs.
 CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -67,7 +77,7 @@ class UserDetails:
 
 
 @contextmanager
-def _change(engine: Engine, actor: Actor) -> Iterator[Session]:
+def _change(engine: EngineDoor, actor: Actor) -> Iterator[Session]:
     # Checked here too, not only by the web guard: these functions are the engine's API.
     if "admin" not in actor.roles:
         raise Forbidden("只有系统管理员可以执行此操作")
@@ -75,7 +85,7 @@ def _change(engine: Engine, actor: Actor) -> Iterator[Session]:
         yield session
 
 
-def _record(engine: Engine, session: Session, actor: Actor, kind: str, payload: dict[str, Any]) -> None:
+def _record(engine: EngineDoor, session: Session, actor: Actor, kind: str, payload: dict[str, Any]) -> None:
     audit.append(session, kind=kind, actor=actor.name, at=engine.now(), payload=payload)
 
 
@@ -102,7 +112,7 @@ def _required(value: str, message: str, field: str) -> str:
 # ---- departments -------------------------------------------------------------------------------------
 
 
-def departments(engine: Engine) -> list[dict[str, Any]]:
+def departments(engine: EngineDoor) -> list[dict[str, Any]]:
     with engine.db.read() as session:
         members = dict(session.execute(sa.select(User.department, sa.func.count()).where(User.active.is_(True))
                                        .group_by(User.department)).all())
@@ -110,7 +120,7 @@ def departments(engine: Engine) -> list[dict[str, Any]]:
                 for d in session.scalars(sa.select(Department).order_by(Department.code))]
 
 
-def department(engine: Engine, code: str) -> dict[str, Any]:
+def department(engine: EngineDoor, code: str) -> dict[str, Any]:
     with engine.db.read() as session:
         row = session.get(Department, code)
         if row is None:
@@ -118,7 +128,7 @@ def department(engine: Engine, code: str) -> dict[str, Any]:
         return {"code": row.code, "name": row.name, "kind": row.kind}
 
 
-def save_department(engine: Engine, actor: Actor, code: str, name: str, kind: str | None, *, create: bool) -> None:
+def save_department(engine: EngineDoor, actor: Actor, code: str, name: str, kind: str | None, *, create: bool) -> None:
     """Create a department or rename / re-kind one; the code never changes (diagrams and cases use it)."""
     code, name, kind = code.strip(), _required(name, "请填写部门名称", "name"), kind or None
     if create:
@@ -144,7 +154,7 @@ def save_department(engine: Engine, actor: Actor, code: str, name: str, kind: st
 # ---- users -------------------------------------------------------------------------------------------
 
 
-def users(engine: Engine) -> list[dict[str, Any]]:
+def users(engine: EngineDoor) -> list[dict[str, Any]]:
     with engine.db.read() as session:
         names = dict(session.execute(sa.select(Department.code, Department.name)).all())
         held: dict[str, list[str]] = {}
@@ -157,7 +167,7 @@ def users(engine: Engine) -> list[dict[str, Any]]:
                 for u in session.scalars(sa.select(User).order_by(User.active.desc(), User.name))]
 
 
-def user(engine: Engine, name: str) -> dict[str, Any]:
+def user(engine: EngineDoor, name: str) -> dict[str, Any]:
     with engine.db.read() as session:
         row = _user_row(session, name)
         open_items = session.scalar(sa.select(sa.func.count()).select_from(WorkItem).where(WorkItem.assignee == name))
@@ -165,7 +175,7 @@ def user(engine: Engine, name: str) -> dict[str, Any]:
                 "roles": sorted(_roles_of(session, name)), "active": row.active, "open_items": open_items}
 
 
-def create_user(engine: Engine, actor: Actor, name: str, details: UserDetails, password: str) -> None:
+def create_user(engine: EngineDoor, actor: Actor, name: str, details: UserDetails, password: str) -> None:
     name = name.strip()
     _check_code(name, "用户名", "name", USER_NAME_PATTERN, USER_NAME_RULE)
     password_hash = _hash(password)  # before the transaction: hashing is slow, the write lock is not free
@@ -180,7 +190,7 @@ def create_user(engine: Engine, actor: Actor, name: str, details: UserDetails, p
         _record(engine, session, actor, "user created", {"user": name, **_snapshot(details)})
 
 
-def update_user(engine: Engine, actor: Actor, name: str, details: UserDetails) -> dict[str, list]:
+def update_user(engine: EngineDoor, actor: Actor, name: str, details: UserDetails) -> dict[str, list]:
     """Returns the changes as {field: [before, after]} (empty when nothing changed; then no event)."""
     with _change(engine, actor) as session:
         # The acting administrator always stays one, so the office can never lock itself out.
@@ -201,7 +211,7 @@ def update_user(engine: Engine, actor: Actor, name: str, details: UserDetails) -
         return changes
 
 
-def reset_password(engine: Engine, actor: Actor, name: str, password: str) -> None:
+def reset_password(engine: EngineDoor, actor: Actor, name: str, password: str) -> None:
     """The administrator sets a new password; the user's open sessions end (their stamp changes)."""
     password_hash = _hash(password)
     with _change(engine, actor) as session:
@@ -253,7 +263,7 @@ def _snapshot(details: UserDetails) -> dict[str, Any]:
 # ---- roles -------------------------------------------------------------------------------------------
 
 
-def roles(engine: Engine) -> list[dict[str, Any]]:
+def roles(engine: EngineDoor) -> list[dict[str, Any]]:
     with engine.db.read() as session:
         holders = dict(session.execute(
             sa.select(UserRole.role_name, sa.func.count()).join(User, User.name == UserRole.user_name)
@@ -262,7 +272,7 @@ def roles(engine: Engine) -> list[dict[str, Any]]:
                 for name, label in known_roles(session).items()]
 
 
-def save_role(engine: Engine, actor: Actor, name: str, label: str, *, create: bool) -> None:
+def save_role(engine: EngineDoor, actor: Actor, name: str, label: str, *, create: bool) -> None:
     """Add a custom role or relabel one; the identifier never changes (diagrams name it)."""
     name, label = name.strip(), _required(label, "请填写角色名称", "label")
     if create:
@@ -298,12 +308,12 @@ def _check_label(session: Session, catalogue: dict[str, str], name: str, label: 
 # ---- working-day calendar ----------------------------------------------------------------------------
 
 
-def calendar_years(engine: Engine) -> list[int]:
+def calendar_years(engine: EngineDoor) -> list[int]:
     with engine.db.read() as session:
         return sorted({day.year for day in session.scalars(sa.select(CalendarDay.day))})
 
 
-def calendar_days(engine: Engine, year: int) -> list[dict[str, Any]]:
+def calendar_days(engine: EngineDoor, year: int) -> list[dict[str, Any]]:
     with engine.db.read() as session:
         rows = session.scalars(sa.select(CalendarDay).where(CalendarDay.day.between(date(year, 1, 1),
                                                                                      date(year, 12, 31)))
@@ -311,12 +321,12 @@ def calendar_days(engine: Engine, year: int) -> list[dict[str, Any]]:
         return [_day_dict(row) for row in rows]
 
 
-def calendar_day(engine: Engine, day: date) -> dict[str, Any]:
+def calendar_day(engine: EngineDoor, day: date) -> dict[str, Any]:
     with engine.db.read() as session:
         return _day_dict(_day_row(session, day))
 
 
-def save_calendar_day(engine: Engine, actor: Actor, day: date, workday: bool, note: str, *, create: bool) -> None:
+def save_calendar_day(engine: EngineDoor, actor: Actor, day: date, workday: bool, note: str, *, create: bool) -> None:
     with _change(engine, actor) as session:
         row = session.get(CalendarDay, day)
         if create and row is not None:
@@ -332,7 +342,7 @@ def save_calendar_day(engine: Engine, actor: Actor, day: date, workday: bool, no
     engine.forget_calendar()  # deadlines computed from now on use the change at once
 
 
-def delete_calendar_day(engine: Engine, actor: Actor, day: date) -> None:
+def delete_calendar_day(engine: EngineDoor, actor: Actor, day: date) -> None:
     with _change(engine, actor) as session:
         row = _day_row(session, day)
         _record(engine, session, actor, "calendar day deleted", _day_dict(row))
@@ -340,7 +350,7 @@ def delete_calendar_day(engine: Engine, actor: Actor, day: date) -> None:
     engine.forget_calendar()
 
 
-def import_schedule(engine: Engine, actor: Actor, filename: str, content: bytes) -> int:
+def import_schedule(engine: EngineDoor, actor: Actor, filename: str, content: bytes) -> int:
     """Store a year's schedule file (the format of `xinfang calendar import`), replacing rows of the same
     dates; all rows or none. Returns the number of days."""
     fmt = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -376,7 +386,7 @@ def _day_dict(row: CalendarDay) -> dict[str, Any]:
 # ---- history -----------------------------------------------------------------------------------------
 
 
-def recent_changes(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
+def recent_changes(engine: EngineDoor, limit: int = 10) -> list[dict[str, Any]]:
     """The newest administration events, for the admin start page."""
     with engine.db.read() as session:
         rows = session.scalars(sa.select(Event).where(Event.kind.in_(AUDIT_KINDS)).order_by(Event.id.desc())

@@ -4,11 +4,13 @@ case pages, intake, attachments, notices. `Engine.staff` is one of these."""
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from engine import audit
+from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import accounts
@@ -16,10 +18,9 @@ from engine.org.organisation import Actor, UnknownUser, active_user, load_actor
 from engine.reads import casediagram, casepage, notices, queues, search, views
 from engine.runtime import workitems
 from engine.runtime.assignment import REASSIGNERS
+from engine.runtime.serialization import CaseSerializer
+from engine.store.db import Database
 from engine.store.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem
-
-if TYPE_CHECKING:
-    from engine.api import Engine
 
 INTAKE = ("petition", "intake", "Task_register")  # (case process, stage process, registration task)
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -55,8 +56,23 @@ def auth_stamp(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
+class EngineDoor(Protocol):
+    """What StaffViews uses of `engine.api.Engine`, which builds it: declared here, so neither module
+    imports the other."""
+
+    db: Database
+    specs: SpecCache
+    serializer: CaseSerializer
+
+    def now(self) -> datetime: ...
+    def case(self, case_id: int) -> dict[str, Any]: ...
+    def start_case(self, process_id: str, data: dict[str, Any] | None, actor: Actor) -> int: ...
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None = None) -> None: ...
+    def find_task(self, case_id: int, bpmn_id: str) -> str: ...
+
+
 class StaffViews:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineDoor) -> None:
         self.engine = engine
         self.db = engine.db
 
@@ -161,7 +177,7 @@ class StaffViews:
         """The case's diagrams with element states, for the viewer (same scope as the case page)."""
         with self.db.read() as session:
             views.scoped_case(session, actor, case_id)
-            return casediagram.case_diagram(session, self.engine.specs, self.engine.commands.serializer,
+            return casediagram.case_diagram(session, self.engine.specs, self.engine.serializer,
                                             case_id).as_dict()
 
     def assignment_slip(self, case_id: int, actor: Actor) -> dict[str, Any]:

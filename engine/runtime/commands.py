@@ -93,6 +93,7 @@ class CommandRunner:
         self.db, self.clock, self.specs, self.handlers = db, clock, specs, handlers
         self.calendar, self.roles = calendar, roles
         self.serializer = CaseSerializer()
+        timers.install_gate()  # timers fire only through their own command
         # Workflows as left by the last successful command, keyed by case; taken out while in use so a
         # half-run workflow is never reused, and checked against the stored version before use.
         self._live: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()

@@ -67,7 +67,7 @@ def _held(task: Task) -> bool:
 
 
 def install_gate() -> None:
-    """Patch SpiffWorkflow's timer definitions once (engine.timing.clock installs it with the clock hooks)."""
+    """Patch SpiffWorkflow's timer definitions (idempotent; the command runner installs it)."""
     for definition, method in ((TimeDateEventDefinition, "has_fired"), (DurationTimerEventDefinition, "has_fired"),
                                (CycleTimerEventDefinition, "cycle_complete")):
         original = getattr(definition, method)

@@ -102,9 +102,6 @@ def _install_spiff_hooks() -> None:
         from SpiffWorkflow import task as spiff_task
         from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
-        from engine.runtime.timers import install_gate
-
         spiff_timer.datetime = _ScopedDatetime
         spiff_task.time = _ScopedTime()
-        install_gate()  # timers fire only through their own command
         _installed = True
