@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +46,8 @@ from engine.runtime import workitems
 from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.runtime.scheduler import TimerScheduler
+from engine.secrets import vault
+from engine.secrets.keys import Keyring, default_key_file, load_keyring
 from engine.store import schema
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
@@ -68,8 +70,10 @@ class Engine:
     """One per process. Thread-safe: every call opens its own transaction."""
 
     def __init__(self, database: Database | str | None = None, clock: Clock | None = None,
-                 handlers: HandlerRegistry | None = None, handler_modules: str = "handlers") -> None:
+                 handlers: HandlerRegistry | None = None, handler_modules: str = "handlers",
+                 keyring: Keyring | None = None) -> None:
         self.db = database if isinstance(database, Database) else Database(database)
+        self.keyring = keyring or load_keyring(default_key_file(self.db.url))
         self.clock = clock or SystemClock()
         if handlers is None:
             load_handler_modules(handler_modules)
@@ -80,7 +84,8 @@ class Engine:
         self._calendar_lock = threading.Lock()
         self._roles: tuple[float, dict[str, str]] | None = None
         self._roles_lock = threading.Lock()
-        self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles)
+        self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles,
+                                      self.keyring)
         self.serializer = self.commands.serializer
         self.staff = StaffViews(self)
 
@@ -249,6 +254,20 @@ class Engine:
         return [{"seq": e.case_seq, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
                  "process_id": e.process_id, "bpmn_id": e.bpmn_id, "ordinal": e.ordinal,
                  "payload": json.loads(e.payload)} for e in rows]
+
+    # ---- reporter vault ------------------------------------------------------------------------
+
+    def rotate_keys(self, by: str) -> vault.Rotation:
+        """New data key; every reporter record and attachment re-encrypted under it (audited)."""
+        return vault.rotate(self.db, self.keyring, self.clock.now(), by)
+
+    def purge_reporters(self, before: date, by: str) -> list[int]:
+        """Destroy the reporter records of archived items whose retention date is before `before` (at the
+        latest today); returns the cases."""
+        if before > self.clock.now().astimezone(SHANGHAI).date():
+            raise Forbidden("只能销毁保管期限已满的反映人信息：截止日期不能晚于今天")
+        with self.db.write() as session:
+            return vault.purge(session, before, self.clock.now(), by)
 
     def verify_audit(self) -> audit.VerifyReport:
         with self.db.read() as session:

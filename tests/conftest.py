@@ -7,6 +7,7 @@ the run instead of skipping.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,10 @@ from engine.bpmn.deployments import read_paths
 from engine.store import schema
 from engine.store.db import Database, normalise_url
 from engine.store.models import Base
+
+# A fixed data key for every test (engine/secrets/keys.py), so no test writes a key file into instance/;
+# tests of the key file itself pass their own environment.
+TEST_DATA_KEY = base64.b64encode(bytes(range(32))).decode()
 
 POSTGRES_URL = normalise_url(
     os.environ.get("XINFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -38,6 +43,13 @@ def _postgres_admin() -> sa.Engine | None:
             pytest.fail(f"PostgreSQL is required under CI=true but unreachable at {POSTGRES_URL}: {exc}")
         return None
     return admin
+
+
+@pytest.fixture(autouse=True)
+def data_key(monkeypatch) -> str:
+    monkeypatch.setenv("XINFANG_DATA_KEY", TEST_DATA_KEY)
+    monkeypatch.delenv("XINFANG_PREVIOUS_DATA_KEYS", raising=False)
+    return TEST_DATA_KEY
 
 
 @pytest.fixture(scope="session")

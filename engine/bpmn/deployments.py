@@ -113,6 +113,18 @@ class LoadedSpec:
     subprocess_specs: dict
 
 
+def confidential_fields(loaded: LoadedSpec) -> dict[str, str]:
+    """Every form field marked confidential in the deployment (the reporter's identity): id -> label."""
+    found: dict[str, str] = {}
+    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+        for task in spec.task_specs.values():
+            form = getattr(task, "xinfang_form", None)
+            for field in form.fields if form else ():
+                if field.confidential:
+                    found.setdefault(field.id, field.label)
+    return found
+
+
 class SpecCache:
     """Parsed specs per deployment; deployments never change, so entries never go stale."""
 

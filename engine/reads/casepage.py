@@ -31,6 +31,7 @@ from engine.reads.views import (
     process_names,
     task_spec,
 )
+from engine.secrets.vault import Revealer
 from engine.store.models import Case, Department, Event, Petition, Timer, WorkItem
 from engine.timing.calendar import SHANGHAI
 
@@ -57,15 +58,16 @@ class Timeline:
 
 # ---- timeline ---------------------------------------------------------------------------------------
 
-def case_timeline(session: Session, loaded: LoadedSpec, case_id: int, reporter_visible: bool,
+def case_timeline(session: Session, loaded: LoadedSpec, case_id: int, revealer: Revealer | None,
                   confidential: dict[str, str]) -> Timeline:
     """Every audit event of the case, oldest first: who (display name), what (Chinese label and task
-    name), when, and what a completion submitted (opinions apart), reporter fields masked unless visible."""
+    name), when, and what a completion submitted (opinions apart), reporter fields masked unless a
+    revealer (for those who may see the reporter) opens their vault markers."""
     events = list(session.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.case_seq)))
     payloads = [json.loads(event.payload) for event in events]
     people = _people(session, events, payloads)
     stages = process_names(session)
-    masking = _Masking(confidential, reporter_visible)
+    masking = _Masking(confidential, revealer)
     entries = [_entry(loaded, event, payload, people, stages, masking)
                for event, payload in zip(events, payloads, strict=True)]
     return Timeline(jsonable(_fold_views(entries)), tuple(sorted(masking.revealed)))
@@ -94,17 +96,17 @@ def _people(session: Session, events: list[Event], payloads: list[dict]) -> dict
 class _Masking:
     """Applies the reporter rule to submitted values and remembers which reporter fields it let through."""
 
-    def __init__(self, confidential: dict[str, str], visible: bool) -> None:
-        self.confidential, self.visible = confidential, visible
+    def __init__(self, confidential: dict[str, str], revealer: Revealer | None) -> None:
+        self.confidential, self.revealer = confidential, revealer
         self.revealed: set[str] = set()
 
     def value(self, field_id: str, value: Any) -> Any:
         if field_id not in self.confidential:
             return value
-        if not self.visible:
+        if self.revealer is None:
             return access.MASK
         self.revealed.add(field_id)
-        return value
+        return self.revealer.value(field_id, value)
 
 
 def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str], stages: dict[str, str],
@@ -147,7 +149,7 @@ def _submitted(entry: dict, form: Form, field_id: str, value: Any, masking: _Mas
         shown = "；".join(_record(form, field_id, item, masking) for item in value)
         entry["fields"].append({"label": _group_label(form, field_id), "value": shown})
         return
-    shown = masking.value(field_id, _display(field, value))
+    shown = _display(field, masking.value(field_id, value))
     is_opinion = field_id not in masking.confidential and isinstance(value, str) and (
         field_id.endswith(OPINION_SUFFIXES) or (field is not None and field.type == "text"))
     entry["opinions" if is_opinion else "fields"].append({"label": label, "value": shown})
@@ -170,7 +172,7 @@ def _record(form: Form, group: str, item: Any, masking: _Masking) -> str:
         value = item.get(field.key)
         if value in (None, "", False):
             continue
-        parts.append(field.label if value is True else masking.value(field.id, _display(field, value)))
+        parts.append(field.label if value is True else _display(field, masking.value(field.id, value)))
     return "，".join(str(part) for part in parts)
 
 

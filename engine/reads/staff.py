@@ -19,6 +19,8 @@ from engine.reads import casediagram, casepage, notices, queues, search, views
 from engine.runtime import workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
+from engine.secrets import vault
+from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Attachment, Case, Department, Deployment, Event, Petition, User, WorkItem
 
@@ -63,6 +65,7 @@ class EngineDoor(Protocol):
     db: Database
     specs: SpecCache
     serializer: CaseSerializer
+    keyring: Keyring
 
     def now(self) -> datetime: ...
     def case(self, case_id: int) -> dict[str, Any]: ...
@@ -142,7 +145,7 @@ class StaffViews:
                 case = session.get(Case, item.case_id)
             loaded = self.engine.specs.for_id(session, case.deployment_id)
             form, instructions = views.form_of(loaded, item.process_id, item.bpmn_id)
-            context = views.case_context(session, self.engine.specs, actor, case)
+            context = views.case_context(session, self.engine.specs, self.engine.keyring, actor, case)
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
                     "may_work": workitems.may_work_on(actor, item),
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
@@ -157,9 +160,10 @@ class StaffViews:
     def case_page(self, case_id: int, actor: Actor) -> dict[str, Any]:
         with self.db.read() as session:
             case = views.scoped_case(session, actor, case_id)
-            context = views.case_context(session, self.engine.specs, actor, case)
+            context = views.case_context(session, self.engine.specs, self.engine.keyring, actor, case)
             loaded = self.engine.specs.for_id(session, case.deployment_id)
-            timeline = casepage.case_timeline(session, loaded, case_id, context.reporter_visible, context.confidential)
+            revealer = vault.Revealer(session, self.engine.keyring, case_id) if context.reporter_visible else None
+            timeline = casepage.case_timeline(session, loaded, case_id, revealer, context.confidential)
             items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
             petition = session.scalars(sa.select(Petition).where(Petition.case_id == case_id)).first()
             page = {"context": context, "work_items": [workitems.as_dict(item) for item in items],
@@ -212,9 +216,10 @@ class StaffViews:
         self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         with self.db.write() as session:
             for name, content, content_type in checked:
+                key_id, nonce, ciphertext = vault.encrypt_attachment(self.engine.keyring, case_id, content)
                 session.add(Attachment(case_id=case_id, filename=name, content_type=content_type,
-                                       size=len(content), content=content, uploaded_by=actor.name,
-                                       uploaded_at=self.engine.now()))
+                                       size=len(content), content=ciphertext, key_id=key_id, nonce=nonce,
+                                       uploaded_by=actor.name, uploaded_at=self.engine.now()))
         return case_id
 
     def attachment(self, attachment_id: int, actor: Actor) -> tuple[str, str, bytes]:
@@ -224,17 +229,19 @@ class StaffViews:
             if row is None:
                 raise NotFound("附件不存在")
             views.scoped_case(session, actor, row.case_id)
-            return row.filename, row.content_type, row.content
+            return row.filename, row.content_type, vault.attachment_content(self.engine.keyring, row)
 
     # ---- search -------------------------------------------------------------------------------------
 
     def search(self, actor: Actor, query: search.SearchQuery) -> dict[str, Any]:
         with self.db.read() as session:
-            found = search.search(session, actor, query)
+            found = search.search(session, self.engine.keyring, actor, query)
         if query.reporter.strip():
             with self.db.write() as session:
+                # the name's blind-index token, never the name: the log must not hold reporter identity
                 audit.append(session, kind="reporter searched", actor=actor.name, at=self.engine.now(),
-                             payload={"reporter": query.reporter.strip(), "results": found["total"]})
+                             payload={"reporter_token": vault.search_digest(self.engine.keyring, query.reporter),
+                                      "key_id": self.engine.keyring.current, "results": found["total"]})
         return found
 
     # ---- notices -----------------------------------------------------------------------------------

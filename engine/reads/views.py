@@ -15,13 +15,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.bpmn.deployments import LoadedSpec, SpecCache
+from engine.bpmn.deployments import LoadedSpec, SpecCache, confidential_fields
 from engine.bpmn.forms import Form
 from engine.errors import NotFound
 from engine.jsonutil import jsonable
 from engine.org import access
 from engine.org.organisation import Actor
 from engine.reads import queues
+from engine.secrets import vault
+from engine.secrets.keys import Keyring
 from engine.store.models import Attachment, Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
 
 OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
@@ -66,18 +68,6 @@ def task_spec(loaded: LoadedSpec, process_id: str, bpmn_id: str) -> Any:
     if task is None:
         raise NotFound(f"流程 {process_id} 中没有任务 {bpmn_id}")
     return task
-
-
-def confidential_fields(loaded: LoadedSpec) -> dict[str, str]:
-    """Every form field marked confidential in the deployment (the reporter's identity): id -> label."""
-    found: dict[str, str] = {}
-    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
-        for task in spec.task_specs.values():
-            form = getattr(task, "xinfang_form", None)
-            for field in form.fields if form else ():
-                if field.confidential:
-                    found.setdefault(field.id, field.label)
-    return found
 
 
 def form_of(loaded: LoadedSpec, process_id: str, bpmn_id: str) -> tuple[Form, str]:
@@ -192,12 +182,14 @@ def _deadlines(session: Session, case_id: int) -> list[dict[str, Any]]:
                       "department": item.department, "assignee": item.assignee} for item in items])
 
 
-def case_context(session: Session, specs: SpecCache, actor: Actor, case: Case) -> CaseContext:
+def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Actor, case: Case) -> CaseContext:
     petition = session.scalars(sa.select(Petition).where(Petition.case_id == case.id)).first()
     confidential = confidential_fields(specs.for_id(session, case.deployment_id))
     handling_department = petition.handling_department if petition else case.data.get("handling_department")
     visible = access.may_see_reporter(actor, handling_department)
-    data = dict(case.data) if visible else access.mask(case.data, confidential)
+    # case data holds vault markers in the reporter fields: opened only for those who may see them
+    data = (vault.Revealer(session, keyring, case.id).data(case.data, confidential) if visible
+            else access.mask(case.data, confidential))
     return CaseContext(
         case={"id": case.id, "process_id": case.process_id, "status": case.status, "created_by": case.created_by,
               "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),

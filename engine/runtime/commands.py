@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
-from engine.bpmn.deployments import SpecCache
+from engine.bpmn.deployments import SpecCache, confidential_fields
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
@@ -35,6 +35,8 @@ from engine.runtime.incidents import Failure, Resolution, actor_record, incident
 from engine.runtime.scripting import CaseScriptEngine
 from engine.runtime.serialization import FORMAT_VERSION, CaseSerializer
 from engine.runtime.stepping import run_engine
+from engine.secrets import vault
+from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Case, Deployment, Event, Timer, WorkItem
 from engine.timing.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
@@ -89,8 +91,9 @@ class _Outcome:
 
 class CommandRunner:
     def __init__(self, db: Database, clock: Clock, specs: SpecCache, handlers: HandlerRegistry,
-                 calendar: Callable[[], WorkingCalendar], roles: Callable[[], dict[str, str]]) -> None:
-        self.db, self.clock, self.specs, self.handlers = db, clock, specs, handlers
+                 calendar: Callable[[], WorkingCalendar], roles: Callable[[], dict[str, str]],
+                 keyring: Keyring) -> None:
+        self.db, self.clock, self.specs, self.handlers, self.keyring = db, clock, specs, handlers, keyring
         self.calendar, self.roles = calendar, roles
         self.serializer = CaseSerializer()
         timers.install_gate()  # timers fire only through their own command
@@ -106,26 +109,28 @@ class CommandRunner:
         with clock_scope(self.clock):
             try:
                 with self.db.write() as session:
-                    case, workflow = self._new_case(session, process_id, data, actor)
+                    case, workflow, payload = self._new_case(session, process_id, data, actor)
                     scope = self._scope(session, case, workflow, actor)
-                    self._finish(scope, {}, _Outcome("start", {"data": data}), run=True)
+                    self._finish(scope, {}, _Outcome("start", payload), run=True)
                 self._keep(case.id, case.version, workflow)
                 return case.id
             except Failure as failure:
                 with self.db.write() as session:
-                    case, workflow = self._new_case(session, process_id, data, actor)
-                    self._finish(self._scope(session, case, workflow, actor), {},
-                                 _Outcome("start", {"data": data}), run=False)
+                    case, workflow, payload = self._new_case(session, process_id, data, actor)
+                    self._finish(self._scope(session, case, workflow, actor), {}, _Outcome("start", payload),
+                                 run=False)
                 self._raise_incident(case.id, actor, failure, {"command": "run", "actor": actor_record(actor)})
 
     def complete(self, task_id: str, actor: Actor, data: dict[str, Any], resolution: Resolution | None = None) -> int:
         def act(scope: _Scope, item: WorkItem) -> _Outcome:
             task = self._task(scope.workflow, task_id)
-            cleaned = validate_submission(task.task_spec.xinfang_form, data)
+            form = task.task_spec.xinfang_form
+            cleaned, sealed = vault.seal(scope.session, self.keyring, scope.case.id, validate_submission(form, data),
+                                         [field.id for field in form.fields if field.confidential], scope.now)
             where = address(task)
             task.data.update(cleaned)
             task.run()
-            return _Outcome("complete", {"data": cleaned, "task": item.name}, where, task_id)
+            return _Outcome("complete", _submission(cleaned, sealed, task=item.name), where, task_id)
 
         return self._on_work_item(task_id, actor, act, {"command": "complete", "task_id": task_id, "data": data,
                                                         "actor": actor_record(actor)}, resolution)
@@ -267,7 +272,10 @@ class CommandRunner:
         workflow.script_engine = script_engine
         return _Scope(session, case, workflow, actor, now, script_engine)
 
-    def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor) -> tuple[_CaseRef, BpmnWorkflow]:
+    def _new_case(self, session: Session, process_id: str, data: dict,
+                  actor: Actor) -> tuple[_CaseRef, BpmnWorkflow, dict]:
+        """The new case row and workflow, and the start event's payload; reporter fields given at the
+        start are sealed before the workflow or the row sees them."""
         deployment = session.scalars(
             sa.select(Deployment).where(Deployment.process_id == process_id)
             .order_by(Deployment.version.desc()).limit(1)
@@ -276,14 +284,17 @@ class CommandRunner:
             raise NotFound(f"流程未部署：{process_id}")
         loaded = self.specs.get(deployment)
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
-        workflow.task_tree.data.update(data)
         now = self.clock.now()
         case = Case(process_id=process_id, deployment_id=deployment.id, status="running", state="",
-                    format_version=FORMAT_VERSION, data=jsonable(data), version=0, created_by=actor.name,
+                    format_version=FORMAT_VERSION, data={}, version=0, created_by=actor.name,
                     created_at=now, updated_at=now)
         session.add(case)
+        session.flush()  # the vault binds sealed values to the case id
+        data, sealed = vault.seal(session, self.keyring, case.id, data, confidential_fields(loaded), now)
+        workflow.task_tree.data.update(data)
+        case.data = jsonable(data)
         session.flush()
-        return _CaseRef(case.id, case.deployment_id, case.version), workflow
+        return _CaseRef(case.id, case.deployment_id, case.version), workflow, _submission(data, sealed)
 
     def _load_case(self, session: Session, case_id: int) -> _CaseRef | None:
         """The case row, locked; its (large) state only when no workflow for it is kept in memory."""
@@ -368,14 +379,32 @@ class CommandRunner:
 
     def _raise_incident(self, case_id: int, actor: Actor, failure: Failure, command: dict,
                         incident_id: int | None = None) -> None:
-        incidents.record(self.db, self.clock.now(), case_id, actor, failure, command, incident_id)
+        incidents.record(self.db, self.clock.now(), case_id, actor, failure, command, incident_id,
+                         self._seal_command)
+
+    def _seal_command(self, session: Session, case_id: int, command: dict) -> dict:
+        """The failed command as the incident keeps it: submitted reporter fields sealed (in the incident's
+        own transaction, since the command's was rolled back), opened again when it is re-run."""
+        if not command.get("data"):
+            return command
+        deployment_id = session.scalar(sa.select(Case.deployment_id).where(Case.id == case_id))
+        confidential = confidential_fields(self.specs.for_id(session, deployment_id))
+        data, _ = vault.seal(session, self.keyring, case_id, command["data"], confidential, self.clock.now())
+        return {**command, "data": data}
 
     def _resolve(self, incident_id: int, resolver: Actor, skip: bool) -> int:
         """Re-run the failed command as it was given (same actor, same data); the resolver is recorded."""
         with self.db.read() as session:
             command, case_id, original, resolution = incidents.resolution_for(session, incident_id, resolver, skip)
         if command["command"] == "complete":
-            return self.complete(command["task_id"], original, command["data"], resolution)
+            with self.db.read() as session:
+                data = vault.Revealer(session, self.keyring, case_id).data(command["data"])
+            return self.complete(command["task_id"], original, data, resolution)
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
             return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
         return self.run(case_id, original, resolution)
+
+
+def _submission(data: dict, sealed: vault.Sealed | None, **more: Any) -> dict:
+    """The payload of an event that takes input: the data as sealed, and which fields the vault took."""
+    return {"data": data, **more, **({"sealed": sealed.audit()} if sealed else {})}

@@ -4,6 +4,7 @@ it takes to run it again — as it was (retry), or completing the failing task w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
@@ -73,10 +74,13 @@ class Failure(Exception):
 
 
 def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Failure, command: dict,
-           incident_id: int | None = None) -> NoReturn:
+           incident_id: int | None = None,
+           prepare: Callable[[Session, int, dict], dict] | None = None) -> NoReturn:
     """Record the failure (a new incident, or the one being resolved again) in a transaction of its own,
-    then raise IncidentRaised for the user."""
+    then raise IncidentRaised for the user. `prepare` turns the command into what the incident may keep."""
     with db.write() as session:
+        if prepare is not None:
+            command = prepare(session, case_id, command)
         incident = session.get(Incident, incident_id) if incident_id else None
         if incident is None:
             incident = Incident(case_id=case_id, created_at=now, attempts=0)

@@ -334,6 +334,37 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(sa.String(255))
     content_type: Mapped[str] = mapped_column(sa.String(100))
     size: Mapped[int]
+    # AES-GCM ciphertext under `key_id` (engine/secrets/vault.py); a NULL key id marks a file stored
+    # before encryption, which `xinfang keys rotate` encrypts
     content: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    key_id: Mapped[str | None] = mapped_column(sa.String(40))
+    nonce: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(sa.String(100))
     uploaded_at: Mapped[datetime]
+
+
+class ReporterRecord(Base):
+    """The confidential fields of one submission (reporter identity), AES-GCM encrypted and bound to its
+    case; case data, workflow state and audit events hold only the marker naming `ref`. Destroyed after
+    retention by clearing the ciphertext: the audit chain never depended on it."""
+
+    __tablename__ = "reporter_vault"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    fields: Mapped[list] = mapped_column(sa.JSON)  # the field ids sealed, never their values
+    key_id: Mapped[str | None] = mapped_column(sa.String(40))
+    nonce: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]
+
+
+class ReporterNameToken(Base):
+    """Blind index of reporter names: HMAC-SHA256 tokens of the normalised name and its prefixes."""
+
+    __tablename__ = "reporter_name_tokens"
+
+    record_id: Mapped[int] = mapped_column(sa.ForeignKey("reporter_vault.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)

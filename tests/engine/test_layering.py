@@ -113,8 +113,9 @@ ROOMS = {
     "timing": set(),
     "org": {"store", "audit", "timing"},
     "bpmn": {"store", "audit", "org", "timing"},
-    "runtime": {"store", "audit", "org", "timing", "bpmn"},
-    "reads": {"store", "audit", "org", "timing", "bpmn", "runtime"},
+    "secrets": {"store", "audit"},
+    "runtime": {"store", "audit", "org", "timing", "bpmn", "secrets"},
+    "reads": {"store", "audit", "org", "timing", "bpmn", "runtime", "secrets"},
 }
 SHARED = {"engine.errors", "engine.jsonutil"}
 DOOR = {"engine", "engine.api"}
