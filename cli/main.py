@@ -252,6 +252,41 @@ def audit_verify(ctx: click.Context) -> None:
         sys.exit(1)
 
 
+@main.group()
+def keys() -> None:
+    """Data keys of reporter identity and attachments."""
+
+
+@keys.command("rotate")
+@click.option("--by", default="admin", show_default=True, help="who rotates (recorded)")
+@click.pass_context
+def keys_rotate(ctx: click.Context, by: str) -> None:
+    """New data key (key file), or the key now in XINFANG_DATA_KEY: re-encrypt every reporter record and
+    attachment under it, then drop the old keys. Safe to run again after an interruption."""
+    rotation = _engine(ctx).rotate_keys(by)
+    click.echo(f"已轮换至密钥 {rotation.key_id}：重新加密 {rotation.records} 条反映人信息、"
+               f"{rotation.attachments} 个附件")
+    if rotation.retired:
+        click.echo(f"已停用旧密钥：{'、'.join(rotation.retired)}（如来自 XINFANG_PREVIOUS_DATA_KEYS，请将其移除）")
+
+
+@main.group()
+def reporter() -> None:
+    """Reporter identity kept in the vault."""
+
+
+@reporter.command("purge")
+@click.option("--before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="destroy records of archived items whose retention date is before this day (at most today)")
+@click.option("--by", default="admin", show_default=True, help="who destroys (recorded)")
+@click.pass_context
+def reporter_purge(ctx: click.Context, before, by: str) -> None:
+    """Destroy the reporter records of archived items past their retention date (audited per case)."""
+    destroyed = _engine(ctx).purge_reporters(before.date(), by)
+    listed = f"：{', '.join(map(str, destroyed))}" if destroyed else ""
+    click.echo(f"已销毁 {len(destroyed)} 件案件的反映人信息{listed}")
+
+
 @main.command()
 @click.option("--postgres-url", envvar="XINFANG_TEST_POSTGRES_URL",
               default="postgresql+psycopg://postgres@127.0.0.1:5432/test", show_default=True,
