@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from timers.support import STAFF, deploy, process
 
-from engine import IncidentRaised
+from engine import Engine, IncidentRaised
 from engine.secrets import vault
 from engine.secrets.keys import DataKeyError, key_id, load_keyring
 from engine.store.models import Case, Event, Incident, ReporterNameToken, ReporterRecord
@@ -138,3 +138,22 @@ def test_names_are_indexed_normalised_whole_and_by_prefix(tmp_path):
     assert not keyring.query_tokens("靖霖") & keyring.name_tokens("欧阳靖霖")
     other = load_keyring(tmp_path / "other.json", environ={})
     assert not other.name_tokens("欧阳靖霖") & keyring.name_tokens("欧阳靖霖")  # keyed: no dictionary across keys
+
+
+def test_rotating_to_a_new_environment_key_re_encrypts_everything(database, clock, tmp_path):
+    old, new = (base64.b64encode(bytes([seed]) * 32).decode() for seed in (7, 9))
+    before = Engine(database, clock, keyring=load_keyring(tmp_path / "unused.json", environ={"XINFANG_DATA_KEY": old}))
+    deploy(before, FORM_THEN_DEADLINE)
+    case_id = before.start_case("vaulted", {"reporter_name": NAME}, STAFF)
+    environ = {"XINFANG_DATA_KEY": new, "XINFANG_PREVIOUS_DATA_KEYS": old}
+    rotating = Engine(database, clock, keyring=load_keyring(tmp_path / "unused.json", environ=environ))
+    rotation = rotating.rotate_keys("admin")
+    assert (rotation.records, rotation.attachments) == (1, 0)
+    assert rotation.retired == (key_id(base64.b64decode(old)),)  # for the operator to remove
+    after = Engine(database, clock, keyring=load_keyring(tmp_path / "unused.json", environ={"XINFANG_DATA_KEY": new}))
+    data = after.case(case_id)["data"]
+    with after.db.read() as session:
+        assert vault.Revealer(session, after.keyring, case_id).value("reporter_name", data["reporter_name"]) == NAME
+        found = set(session.scalars(vault.cases_with_reporter(after.keyring, NAME)))
+    assert found == {case_id} and after.verify_audit().ok
+    assert not (tmp_path / "unused.json").exists()
