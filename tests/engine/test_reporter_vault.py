@@ -17,7 +17,7 @@ from timers.support import STAFF, deploy, process
 from engine import Engine, IncidentRaised
 from engine.secrets import vault
 from engine.secrets.keys import DataKeyError, key_id, load_keyring
-from engine.store.models import Case, Event, Incident, ReporterNameToken, ReporterRecord
+from engine.store.models import Attachment, Case, Event, Incident, ReporterNameToken, ReporterRecord
 from engine.timing.calendar import DayOverride
 
 NAME, CONTACT = "司马砚秋", "18611223344"
@@ -157,3 +157,18 @@ def test_rotating_to_a_new_environment_key_re_encrypts_everything(database, cloc
         found = set(session.scalars(vault.cases_with_reporter(after.keyring, NAME)))
     assert found == {case_id} and after.verify_audit().ok
     assert not (tmp_path / "unused.json").exists()
+
+
+def test_an_attachment_stored_before_encryption_is_read_as_is_until_rotation_encrypts_it(engine):
+    deploy(engine, FORM_THEN_DEADLINE)
+    case_id = engine.start_case("vaulted", {}, STAFF)
+    letter = b"%PDF-1.4 legacy letter"
+    with engine.db.write() as session:
+        session.add(Attachment(case_id=case_id, filename="a.pdf", content_type="application/pdf", size=len(letter),
+                               content=letter, uploaded_by="wang", uploaded_at=engine.now()))
+    rotation = engine.rotate_keys("admin")
+    assert (rotation.records, rotation.attachments) == (0, 1)
+    with engine.db.read() as session:
+        row = session.scalars(sa.select(Attachment)).one()
+        assert row.key_id == engine.keyring.current and letter not in row.content
+        assert vault.attachment_content(engine.keyring, row) == letter
