@@ -196,7 +196,7 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
         skipped = "、".join(payload.get("skipped") or ())
         return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
     if kind == "attachment viewed":
-        return payload.get("filename", "")
+        return f"附件 #{payload.get('attachment_id')}"
     if kind == "reporter viewed":
         return f"在{VIEW_PLACES.get(str(payload.get('where', '')).split(':')[0], '页面')}查看"
     return ""

@@ -230,7 +230,7 @@ class StaffViews:
             found = row.filename, row.content_type, row.content
         with self.db.write() as session:
             audit.append(session, kind="attachment viewed", actor=actor.name, at=self.engine.now(), case_id=case.id,
-                         payload={"attachment_id": attachment_id, "filename": found[0]})
+                         payload={"attachment_id": attachment_id})  # not its name: a name may name the writer
         return found
 
     # ---- search -------------------------------------------------------------------------------------
