@@ -228,12 +228,16 @@ def case_deadlines(session: Session, case_id: int, now: datetime) -> list[dict[s
 
 def linked_petitions(session: Session, actor: Actor, petition: Petition) -> dict[str, Any]:
     """The earlier item this one repeats, the later items that repeat it, and its repeat count. Items
-    outside the reader's scope are named by number only, without a link or summary."""
+    outside the reader's scope are named by number only, without a link or summary; a sealed one outside
+    it is not named at all (an item sealed after it was linked)."""
     original = session.get(Petition, petition.duplicate_of_id) if petition.duplicate_of_id else None
     repeats = list(session.scalars(sa.select(Petition).where(Petition.duplicate_of_id == petition.id)
                                    .order_by(Petition.received_on, Petition.id)))
     linked = ([original] if original else []) + repeats
     visible = set(session.scalars(access.scoped_cases(actor).where(Case.id.in_([p.case_id for p in linked]))))
+    if original is not None and original.sealed and original.case_id not in visible:
+        original = None
+    repeats = [other for other in repeats if not other.sealed or other.case_id in visible]
 
     def row(other: Petition) -> dict[str, Any]:
         shown = other.case_id in visible

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from support import REGISTRATION_FORM, SIGN_OFF, login, post, register, signed_in, work_through
 
 from engine.org.organisation import apply_organisation
-from engine.store.models import Attachment, Event
+from engine.store.models import Attachment, Event, Petition
 
 
 def _assigned_case(client, engine, clock, department="supervision_1") -> int:
@@ -169,3 +169,15 @@ def test_the_petition_offices_notes_to_the_reporter_are_reporter_data(client, ap
     assert "区人力社保局" in leader.get(f"/cases/{case_id}").get_data(as_text=True)  # the decision is not masked
     assert "已当面告知李某" in client.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert "redirect_note" in _reporter_views(engine, case_id)[-1][1]  # and the view of it audited
+
+
+def test_a_sealed_repeat_is_not_named_on_the_original_to_others(client, app, engine, clock):
+    login(client, "xf_wang")
+    original = register(client)
+    repeat = register(client, summary="反映王某收受礼金", **{"accused.0.name": "王某"})  # no duplicate check stop
+    work_through(engine, clock, repeat, "Task_classify", Task_classify={"category": "higher_level"})
+    with engine.db.write() as session:  # linked before it was sealed
+        rows = {p.case_id: p for p in session.scalars(sa.select(Petition))}
+        rows[repeat].duplicate_of_id = rows[original].id
+    assert "XF-2026-000002" not in client.get(f"/cases/{original}").get_data(as_text=True)
+    assert "XF-2026-000002" in signed_in(app, "xf_chen").get(f"/cases/{original}").get_data(as_text=True)
