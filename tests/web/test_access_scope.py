@@ -3,9 +3,11 @@ views, sealed items, scoped search and attachments."""
 
 from io import BytesIO
 
+import pytest
 import sqlalchemy as sa
 from support import REGISTRATION_FORM, SIGN_OFF, login, post, register, signed_in, work_through
 
+from engine import Forbidden
 from engine.org.organisation import apply_organisation
 from engine.store.models import Attachment, Event, Petition
 
@@ -129,6 +131,10 @@ def test_nobody_reads_an_item_that_accuses_them_whatever_their_role(client, app,
     assert f"案件 {about_him}" in groups and "XF-2026-000001" not in groups
     department = leader.get("/tasks/?view=department").get_data(as_text=True)
     assert "XF-2026-000001" not in department and "XF-2026-000002" in department
+    with pytest.raises(Forbidden, match="回避"):  # offered to his role, but he may not take it up
+        engine.claim(task_id, engine.actor("s1_sun"))
+    with pytest.raises(Forbidden, match="回避"):
+        engine.complete(task_id, engine.actor("s1_sun"), {"report_signoff": "sign", "opinion": "同意报结"})
     assert signed_in(app, "s1_liu").get(f"/cases/{about_him}").status_code == 200
     assert client.get(f"/cases/{about_him}").status_code == 200
 
