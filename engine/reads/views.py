@@ -109,8 +109,8 @@ LISTED = (Petition.id, Petition.case_id, Petition.registration_number, Petition.
 def listed_petitions(session: Session, actor: Actor, case_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The LISTED columns of the cases' items by case id, for the cases in the actor's scope only: a task
     offered to someone the item accuses shows no item."""
-    rows = session.execute(sa.select(*LISTED).where(Petition.case_id.in_(case_ids),
-                                                    Petition.case_id.in_(access.scoped_cases(actor)))).mappings()
+    in_scope = access.scoped_cases(actor).where(Case.id.in_(case_ids))  # the page's cases only
+    rows = session.execute(sa.select(*LISTED).where(Petition.case_id.in_(in_scope))).mappings()
     return {row["case_id"]: dict(row) for row in rows}
 
 
