@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -10,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.org.access import normalise  # noqa: F401  (re-exported: the registry's comparison form)
 from engine.store.models import Petition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -67,13 +67,6 @@ def int_property(properties: Mapping[str, str], name: str, default: int, minimum
     if value < minimum:
         raise ValueError(f"服务任务属性 {name} 不能小于 {minimum}，实际为 {value}")
     return value
-
-
-def normalise(value: object) -> str:
-    """Comparison form of a name or unit: NFKC (full-width → half-width), no whitespace at all, casefolded."""
-    if value is None:
-        return ""
-    return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
 
 
 def petition_of(session: Session, case_id: int) -> Petition:

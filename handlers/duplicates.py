@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
-from engine.reads.views import SEALED_SUMMARY
 from engine.runtime.handlers_registry import HandlerContext, register
 from engine.store.models import Petition, PetitionAccused
 from handlers.common import accused_entries, as_date, int_property, local_date, normalise, petition_of, text
@@ -66,6 +65,9 @@ def find_duplicates(context: HandlerContext) -> dict:
         .join(PetitionAccused, PetitionAccused.petition_id == Petition.id)
         .where(Petition.case_id != context.case_id,
                Petition.received_on.between(received_on - timedelta(days=window_days), received_on),
+               # A sealed item is no candidate: the list is stored in the new case for everyone who reads
+               # it, and even a number with a score would tell them that a sealed matter exists.
+               sa.func.coalesce(Petition.sealed, False).is_(False),
                sa.tuple_(PetitionAccused.normalized_name, PetitionAccused.normalized_unit).in_(sorted(keys)))
         .order_by(Petition.id, PetitionAccused.position)
     ).all()
@@ -84,8 +86,7 @@ def find_duplicates(context: HandlerContext) -> dict:
             "case_id": petition.case_id,
             "registration_number": petition.registration_number,
             "received_on": petition.received_on.isoformat(),
-            # a sealed item's content must not be copied into another case (no excerpts)
-            "summary": SEALED_SUMMARY if petition.sealed else (petition.summary or "")[:SUMMARY_EXCERPT],
+            "summary": (petition.summary or "")[:SUMMARY_EXCERPT],
             "accused": "、".join(labels),
             "score": score,
         }
@@ -117,8 +118,9 @@ def link_duplicate(context: HandlerContext) -> dict:
     if not number:
         return refuse("未填写原件的登记编号")
     target = session.scalars(sa.select(Petition).where(Petition.registration_number == number)).one_or_none()
-    if target is None:
-        return refuse(f"登记编号 {number} 不存在")
+    # a sealed item answers as a missing one: the officer may not learn that it exists
+    if target is None or target.sealed or _original(session, target).sealed:
+        return refuse(f"登记编号 {number} 不存在或不可关联")
     if target.id == petition.id:
         return refuse(f"登记编号 {number} 是本件自身，不能关联为重复件")
     original = _original(session, target)

@@ -8,6 +8,8 @@ commission's leaders oversee every item and sit in their own departments, so the
 A `department` that is set but resolves to nothing (e.g. `{handling_department}` not chosen yet) reaches
 no one of the department roles rather than everyone: a notice names the matter, and unrelated staff
 must not see it.
+
+A notice names its item, so it reaches only those who may read it (`_readers`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from string import Formatter
 
 import sqlalchemy as sa
 
-from engine.org.organisation import known_roles
+from engine.org import access
+from engine.org.organisation import known_roles, load_actor
 from engine.runtime.handlers_registry import HandlerContext, register
-from engine.store.models import Notice, User, UserRole
+from engine.store.models import Case, Notice, Petition, User, UserRole
 from handlers.common import SHANGHAI, text
 
 OFFICE_WIDE_ROLES = frozenset({"petition_staff", "petition_head", "leader_in_charge", "principal_leader"})
@@ -98,6 +101,23 @@ def _named_users(context: HandlerContext, names: list[str]) -> set[str]:
     return {name for name, user in users.items() if user.active}
 
 
+def _readers(context: HandlerContext, names: set[str]) -> set[str]:
+    """The recipients who may read the case. A sealed item's scope does not follow its open tasks, so the
+    whole scope applies; for other items the task a notice announces is not yet among the work items while
+    this command runs, so only the rule that nobody reads an item accusing them applies."""
+    session = context.session
+    sealed = session.scalar(sa.select(Petition.sealed).where(Petition.case_id == context.case_id))
+    kept = set()
+    for name in names:
+        actor = load_actor(session, name)
+        rule = access.case_scope(actor) if sealed else ~access.about_reader(actor)
+        found = session.scalar(sa.select(Case.id).outerjoin(Petition, Petition.case_id == Case.id)
+                               .where(Case.id == context.case_id, rule))
+        if found is not None:
+            kept.add(name)
+    return kept
+
+
 @register("notices.send")
 def send_notices(context: HandlerContext) -> None:
     """Properties: `kind`, `text` (template), `roles` and/or `users` (comma-separated, may be templates such
@@ -114,8 +134,8 @@ def send_notices(context: HandlerContext) -> None:
     if not roles and not users:
         raise ValueError("服务任务属性 roles 或 users 至少填写一项")
     body = fill(template, context.data)
-    recipients = (_role_members(context, roles) if roles else set()) | (
-        _named_users(context, users) if users else set())
+    recipients = _readers(context, (_role_members(context, roles) if roles else set()) | (
+        _named_users(context, users) if users else set()))
     context.session.add_all(
         Notice(case_id=context.case_id, username=name, kind=kind, text=body, created_at=context.now)
         for name in sorted(recipients)

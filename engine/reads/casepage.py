@@ -38,7 +38,8 @@ from engine.timing.calendar import SHANGHAI
 EVENT_LABELS = {
     "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
-    "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息", "migrate": "迁移流程版本",
+    "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息",
+    "attachment viewed": "下载附件", "migrate": "迁移流程版本",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
@@ -196,6 +197,8 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
     if kind in ("retry", "skip"):
         skipped = "、".join(payload.get("skipped") or ())
         return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
+    if kind == "attachment viewed":
+        return f"附件 #{payload.get('attachment_id')}"
     if kind == "reporter viewed":
         return f"在{VIEW_PLACES.get(str(payload.get('where', '')).split(':')[0], '页面')}查看"
     return ""
@@ -227,18 +230,22 @@ def case_deadlines(session: Session, case_id: int, now: datetime) -> list[dict[s
 
 def linked_petitions(session: Session, actor: Actor, petition: Petition) -> dict[str, Any]:
     """The earlier item this one repeats, the later items that repeat it, and its repeat count. Items
-    outside the reader's scope are named by number only, without a link or summary."""
+    outside the reader's scope are named by number only, without a link or summary; a sealed one outside
+    it is not named at all (an item sealed after it was linked)."""
     original = session.get(Petition, petition.duplicate_of_id) if petition.duplicate_of_id else None
     repeats = list(session.scalars(sa.select(Petition).where(Petition.duplicate_of_id == petition.id)
                                    .order_by(Petition.received_on, Petition.id)))
     linked = ([original] if original else []) + repeats
     visible = set(session.scalars(access.scoped_cases(actor).where(Case.id.in_([p.case_id for p in linked]))))
+    if original is not None and original.sealed and original.case_id not in visible:
+        original = None
+    repeats = [other for other in repeats if not other.sealed or other.case_id in visible]
 
     def row(other: Petition) -> dict[str, Any]:
         shown = other.case_id in visible
         return {"registration_number": other.registration_number, "received_on": other.received_on.isoformat(),
                 "case_id": other.case_id if shown else None,
-                "summary": petition_row(other, actor)["summary"] if shown else None}
+                "summary": petition_row(other)["summary"] if shown else None}
 
     return {"original": row(original) if original else None, "repeats": [row(p) for p in repeats],
             "repeat_count": petition.repeat_count}
@@ -258,7 +265,7 @@ def assignment_slip(session: Session, loaded: LoadedSpec, actor: Actor, case: Ca
     people = display_names(session, {event.actor for event in (proposal, signoff) if event})
     department = case.data.get("handling_department") or petition.handling_department
     return jsonable({
-        "petition": petition_row(petition, actor), "accused": accused_of(session, [petition.id])[petition.id],
+        "petition": petition_row(petition), "accused": accused_of(session, [petition.id])[petition.id],
         "proposal": _signed(proposal, people, loaded, ("handling_method", "proposed_handling", "slip_requirements")),
         "signoff": _signed(signoff, people, loaded, ("signoff_decision", "opinion")),
         "approved": signoff is not None and _submitted_value(signoff, "signoff_decision") == APPROVED,

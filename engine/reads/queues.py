@@ -1,13 +1,16 @@
 """Queues (待办) and their counts, read from the work-item tables alone (engine/runtime/workitems.py keeps them).
 
 A queue in due order is a merge of index-ordered streams: "my tasks" is one range of work_items by
-assignee, a role queue one range of work_item_candidates per candidate key, and the department view adds
-the department's own items and its members' tasks. Each stream's first offset + limit rows are read off
-its index and the merge keeps the page's distinct items, so the first page of a queue of fifty thousand
-costs what it costs for fifty. Other orders and filtered queues are one plain query.
+assignee, a role queue one range of work_item_candidates per candidate key. Each stream's first
+offset + limit rows are read off its index and the merge keeps the page's distinct items, so the first
+page of a queue of fifty thousand costs what it costs for fifty. Other orders and filtered queues are one plain query.
 
 Counts are range counts of the same indexes. An item offered under several of an actor's keys would be
 met once per key; only rows marked `shared` can be, so only those are counted DISTINCT.
+
+The department view shows a leader colleagues' tasks, not their own: it lists and counts only items in
+the leader's read scope (engine/org/access.py), with one plain query. The other views list what is
+offered to the actor, which the scope covers; their rows show an item only where it is in scope.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.org import access
 from engine.org.organisation import Actor
 from engine.store.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
 
@@ -83,7 +87,7 @@ def queue(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> l
     """A page of a queue, in the query's order."""
     if query.sort not in SORTS:
         raise ValueError(f"未知的排序方式：{query.sort}")
-    if query.sort == "due" and query.unfiltered:
+    if query.sort == "due" and query.unfiltered and query.view != "department":
         ids = _first_ids(session, _streams(session, actor, query, now), query.offset + query.limit)
         ids = ids[query.offset:query.offset + query.limit]
         rows = {row.id: row for row in session.scalars(sa.select(WorkItem).where(WorkItem.id.in_(ids)))}
@@ -123,11 +127,6 @@ def _streams(session: Session, actor: Actor, query: QueueQuery, now: datetime) -
     if query.view in ("overdue", "due_soon"):
         items_due, offered_due = _window(query.view, now, query.within_days)
         return [_Stream.items(mine, *items_due)] + [_Stream.offered(key, unclaimed, *offered_due) for key in keys]
-    if query.view == "department" and query.view in views_of(actor):
-        department = department_of(session, actor)
-        return ([_Stream.items(WorkItem.department == department.code)]
-                + [_Stream.offered(WorkItemCandidate.candidate == key) for key in department.unbound_keys]
-                + [_Stream.items(WorkItem.assignee == member) for member in department.members])
     raise ValueError(f"未知的待办视图：{query.view}")
 
 
@@ -184,11 +183,11 @@ def queue_filter(session: Session, actor: Actor, view: str, now: datetime, withi
         return sa.and_(sa.or_(mine, sa.and_(WorkItem.assignee.is_(None), offered)), *due)
     if view == "department" and view in views_of(actor):
         department = department_of(session, actor)
-        return sa.or_(
+        return sa.and_(sa.or_(
             WorkItem.department == department.code,
             sa.and_(WorkItem.department.is_(None), WorkItem.id.in_(_offered_ids(department.unbound_keys))),
             WorkItem.assignee.in_(department.members),
-        )
+        ), WorkItem.case_id.in_(access.scoped_cases(actor)))
     raise ValueError(f"未知的待办视图：{view}")
 
 
@@ -228,7 +227,8 @@ def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3,
     columns = {"mine": mine["all"], "groups": offered["all"],
                "overdue": mine["overdue"] + offered["overdue"], "due_soon": mine["due_soon"] + offered["due_soon"]}
     if "department" in views_of(actor):
-        columns["department"] = tallies.department(department_of(session, actor))
+        columns["department"] = tallies.count(WorkItem.id, [queue_filter(session, actor, "department", now)],
+                                              {"all": None})["all"]
     return tallies.read(session, {**columns, **(also or {})})
 
 
@@ -257,17 +257,6 @@ class _Tallies:
                             [candidate.candidate.in_(keys), candidate.shared == sa.true(), *where], filters,
                             distinct=True)
         return {name: single[name] + shared[name] for name in filters}
-
-    def department(self, department: Department):
-        """|bound ∪ unbound-offered ∪ assigned to members|: the first two never overlap, so it is their
-        sizes plus the members' items less those already in either."""
-        bound = WorkItem.department == department.code
-        assigned = WorkItem.assignee.in_(department.members)
-        offered = self.offered(department.unbound_keys,
-                               {"all": None, "assigned": WorkItemCandidate.assignee.in_(department.members)})
-        items = {name: self.count(WorkItem.id, where, {"all": None})["all"]
-                 for name, where in (("bound", [bound]), ("assigned", [assigned]), ("both", [bound, assigned]))}
-        return items["bound"] + offered["all"] + items["assigned"] - items["both"] - offered["assigned"]
 
     def read(self, session: Session, columns: dict[str, Any]) -> dict[str, int]:
         joined = self.rows[0]

@@ -91,4 +91,4 @@ def search(session: Session, keyring: Keyring, actor: Actor, query: SearchQuery)
     rows = list(session.scalars(statement.order_by(Petition.received_on.desc(), Petition.id.desc())
                                 .limit(query.limit).offset(query.offset)))
     accused = views.accused_of(session, [row.id for row in rows])
-    return {"total": total, "rows": [{**views.petition_row(row, actor), "accused": accused[row.id]} for row in rows]}
+    return {"total": total, "rows": [{**views.petition_row(row), "accused": accused[row.id]} for row in rows]}

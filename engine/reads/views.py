@@ -27,7 +27,6 @@ from engine.secrets.keys import Keyring
 from engine.store.models import Attachment, Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
 
 OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
-SEALED_SUMMARY = "（密封件，内容不予显示）"
 # Case data keys that carry an opinion, a report or a decision's reasons, shown as "earlier opinions" so
 # that whoever reviews, signs or reads sees what they are judging.
 OPINION_SUFFIXES = ("opinion", "_note", "instruction", "_reason", "_report", "proposed_handling", "_result",
@@ -45,7 +44,8 @@ class CaseContext:
     reporter_visible: bool
     confidential: dict[str, str]  # the reporter fields of this case's forms: id -> label
     opinions: list[dict[str, Any]]
-    attachments: list[dict[str, Any]]
+    attachments: list[dict[str, Any]]  # listed only to readers of the reporter (a letter names its writer)
+    attachments_withheld: int  # how many there are when they are not listed
     deadlines: list[dict[str, Any]]
     revealed: tuple[str, ...]  # reporter fields shown filled in: the caller audits the view
 
@@ -84,11 +84,10 @@ def scoped_case(session: Session, actor: Actor, case_id: int) -> Case:
     return session.get(Case, case_id)
 
 
-def petition_row(petition: Petition, actor: Actor) -> dict[str, Any]:
+def petition_row(petition: Petition) -> dict[str, Any]:
+    """The registry row of an item its reader has in scope (the scope keeps sealed items from others)."""
     row = {column.key: getattr(petition, column.key) for column in Petition.__table__.columns}
     row.pop("query_code_hash")
-    if petition.sealed and not actor.roles & access.SEALED_READERS:
-        row["summary"] = SEALED_SUMMARY
     return jsonable(row)
 
 
@@ -98,13 +97,11 @@ LISTED = (Petition.id, Petition.case_id, Petition.registration_number, Petition.
 
 
 def listed_petitions(session: Session, actor: Actor, case_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The LISTED columns of the cases' items by case id, summaries of sealed items masked."""
-    rows = session.execute(sa.select(*LISTED).where(Petition.case_id.in_(case_ids))).mappings()
-    found = {row["case_id"]: dict(row) for row in rows}
-    for row in found.values():
-        if row["sealed"] and not actor.roles & access.SEALED_READERS:
-            row["summary"] = SEALED_SUMMARY
-    return found
+    """The LISTED columns of the cases' items by case id, for the cases in the actor's scope only: a task
+    offered to someone the item accuses shows no item."""
+    in_scope = access.scoped_cases(actor).where(Case.id.in_(case_ids))  # the page's cases only
+    rows = session.execute(sa.select(*LISTED).where(Petition.case_id.in_(in_scope))).mappings()
+    return {row["case_id"]: dict(row) for row in rows}
 
 
 def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -147,15 +144,21 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
     return {"rows": rows, "total": total, "stages": names}
 
 
-def _opinions(session: Session, case_id: int) -> list[dict[str, Any]]:
+def _opinions(session: Session, case_id: int, confidential: dict[str, str], revealer: vault.Revealer | None
+              ) -> list[dict[str, Any]]:
+    """Earlier opinions; a free-text field the diagrams mark confidential (the petition office's record of
+    its contact with the reporter) only for readers of the reporter (`revealer` given), who are audited
+    for it: its value is a vault marker until revealed."""
     events = session.scalars(sa.select(Event).where(Event.case_id == case_id, Event.kind == "complete")
                              .order_by(Event.case_seq))
     people = {}
     found = []
     for event in events:
         payload = json.loads(event.payload)
-        texts = {key: value for key, value in (payload.get("data") or {}).items()
-                 if key.endswith(OPINION_SUFFIXES) and isinstance(value, str) and value.strip()}
+        texts = {key: revealer.value(key, value) if key in confidential else value
+                 for key, value in (payload.get("data") or {}).items()
+                 if key.endswith(OPINION_SUFFIXES) and isinstance(value, str) and value.strip()
+                 and (revealer is not None or key not in confidential)}
         if texts:
             people.setdefault(event.actor, None)
             found.append({"task": payload.get("task") or event.bpmn_id, "actor": event.actor, "at": event.at,
@@ -188,17 +191,19 @@ def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Ac
     handling_department = petition.handling_department if petition else case.data.get("handling_department")
     visible = access.may_see_reporter(actor, handling_department)
     # case data holds vault markers in the reporter fields: opened only for those who may see them
-    data = (vault.Revealer(session, keyring, case.id).data(case.data, confidential) if visible
-            else access.mask(case.data, confidential))
+    revealer = vault.Revealer(session, keyring, case.id) if visible else None
+    data = revealer.data(case.data, confidential) if revealer else access.mask(case.data, confidential)
+    attachments = attachments_of(session, case.id)
     return CaseContext(
         case={"id": case.id, "process_id": case.process_id, "status": case.status, "created_by": case.created_by,
               "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
               "completed_at": case.completed_at.isoformat() if case.completed_at else None,
               "deployment_id": case.deployment_id},
-        petition=petition_row(petition, actor) if petition else None,
+        petition=petition_row(petition) if petition else None,
         accused=accused_of(session, [petition.id])[petition.id] if petition else [],
         data=data, reporter_visible=visible, confidential=confidential,
-        opinions=_opinions(session, case.id), attachments=attachments_of(session, case.id),
+        opinions=_opinions(session, case.id, confidential, revealer),
+        attachments=attachments if visible else [], attachments_withheld=0 if visible else len(attachments),
         deadlines=_deadlines(session, case.id),
         revealed=tuple(access.reveals(case.data, confidential)) if visible else (),
     )

@@ -26,6 +26,7 @@ from engine.bpmn.deployments import SpecCache, confidential_fields
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
+from engine.org import access
 from engine.org.organisation import Actor
 from engine.runtime import assignment, incidents, timers, workitems
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
@@ -38,11 +39,19 @@ from engine.runtime.stepping import run_engine
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
-from engine.store.models import Case, Deployment, Event, Timer, WorkItem
+from engine.store.models import Case, Deployment, Event, Petition, Timer, WorkItem
 from engine.timing.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
 from engine.timing.clock import Clock, clock_scope
 
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
+RECUSED = "被反映人应当回避，不能领取或办理反映其本人的件"
+
+
+def _recuse(session: Session, item: WorkItem, actor: Actor) -> None:
+    """A task offered to someone's role is still not theirs to take up if the item accuses them (回避)."""
+    accused = sa.select(Petition.id).where(Petition.case_id == item.case_id, access.about_reader(actor))
+    if session.scalar(accused) is not None:
+        raise Forbidden(RECUSED)
 
 # The statements every command runs, built once: SQLAlchemy caches a statement's compiled form on the
 # statement object, so reusing them skips building, keying and compiling them per command. Through the
@@ -142,7 +151,9 @@ class CommandRunner:
 
     def claim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
-            assignment.claim(session, self._work_item(session, task_id), actor, self.clock.now())
+            item = self._work_item(session, task_id)
+            _recuse(session, item, actor)
+            assignment.claim(session, item, actor, self.clock.now())
 
     def unclaim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
@@ -150,7 +161,9 @@ class CommandRunner:
 
     def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
-            assignment.reassign(session, self._work_item(session, task_id), actor, to, self.clock.now())
+            item = self._work_item(session, task_id)
+            _recuse(session, item, to)
+            assignment.reassign(session, item, actor, to, self.clock.now())
 
     def fire_timer(self, timer_id: int, owner: str, resolution: Resolution | None = None,
                    leased: tuple[int, str] | None = None) -> int:
@@ -227,6 +240,7 @@ class CommandRunner:
             if not workitems.may_work_on(actor, item):
                 who = f"已由 {item.assignee} 领取" if item.assignee else "您不是该任务的候选人"
                 raise Forbidden(f"不能办理该任务：{who}")
+            _recuse(scope.session, item, actor)
             return act(scope, item)
 
         return self._execute(case_id, actor, guarded, command, resolution)

@@ -7,7 +7,7 @@ import pytest
 from petition_support import STAFF, call, diagram, item, petition
 
 from engine import Engine, IncidentRaised
-from handlers.duplicates import SEALED_SUMMARY, similarity
+from handlers.duplicates import similarity
 
 SUMMARY = "反映某镇副镇长张三在征地拆迁中收受好处费、违规分配补偿款"
 RESTATED = "张三在征地拆迁过程中收受好处，违规分配补偿款问题"
@@ -45,7 +45,8 @@ def test_candidates_share_an_accused_and_the_matter_within_the_window(eng):
     _start(eng, "2026-01-11", SUMMARY, _accused(unit="某县住房和城乡建设局"))  # another person of that name
     _start(eng, "2025-02-28", SUMMARY, _accused())  # 366 days before: outside the window
     _start(eng, "2026-01-12", UNRELATED, _accused())  # same person, another matter
-    sealed = _start(eng, "2026-01-13", SUMMARY + "（补充材料）", _accused(), sealed=True)
+    # sealed: never a candidate, not even as a number with a score (the list is stored in the new case)
+    _start(eng, "2026-01-13", SUMMARY + "（补充材料）", _accused(), sealed=True)
     _start(eng, "2026-03-05", SUMMARY, _accused())  # received later than the item checked below
     # 365 days before: inside; spacing differs, and this accused is the second of two
     in_window = _start(eng, "2025-03-01", RESTATED, [*_accused("李四", "某村委"), *_accused("张 三", " 某镇人民政府")])
@@ -55,17 +56,14 @@ def test_candidates_share_an_accused_and_the_matter_within_the_window(eng):
     assert [c["registration_number"] for c in candidates] == [
         petition(eng, in_window).registration_number,  # the same wording scores 100
         petition(eng, original).registration_number,
-        petition(eng, sealed).registration_number,
     ]
-    best, first, masked = candidates
+    best, first = candidates
     assert best == {"case_id": in_window, "registration_number": "XF-2026-000007", "received_on": "2025-03-01",
                     "summary": RESTATED, "accused": "张 三（某镇人民政府）", "score": 100}
     assert first["case_id"] == original and first["received_on"] == "2026-01-10"
     assert first["summary"] == SUMMARY and first["accused"] == "张三（某镇人民政府）"
     assert isinstance(first["score"], int) and 60 <= first["score"] < 100
     assert first["score"] == similarity(RESTATED, SUMMARY)
-    assert masked["summary"] == SEALED_SUMMARY  # a sealed item's content is not copied into another case
-    assert masked["score"] <= first["score"]
 
 
 def test_window_and_minimum_score_come_from_the_diagram(eng):
@@ -143,7 +141,7 @@ def test_linking_again_counts_once_and_a_correction_moves_the_count(eng):
 
 
 @pytest.mark.parametrize(("typed", "message"), [
-    ("XF-2026-000999", "登记编号 XF-2026-000999 不存在"),
+    ("XF-2026-000999", "登记编号 XF-2026-000999 不存在或不可关联"),
     ("", "未填写原件的登记编号"),
     ("XF-2026-000002", "登记编号 XF-2026-000002 是本件自身，不能关联为重复件"),
 ])
@@ -155,6 +153,14 @@ def test_link_refuses_bad_input_without_raising(eng, typed, message):
     assert "duplicate_of_case_id" not in data
     assert petition(eng, repeat).duplicate_of_id is None and petition(eng, original).repeat_count == 0
     assert [item["bpmn_id"] for item in eng.case(repeat)["work_items"]] == ["Task_wait"]
+
+
+def test_a_sealed_item_answers_a_link_as_a_missing_one(eng):
+    sealed = _start(eng, "2026-01-10", SUMMARY, _accused(), sealed=True)
+    repeat = _start(eng, "2026-03-01", SUMMARY, _accused())
+    data = _decide(eng, repeat, "XF-2026-000001")
+    assert data["duplicate_link_error"] == "登记编号 XF-2026-000001 不存在或不可关联"
+    assert petition(eng, repeat).duplicate_of_id is None and petition(eng, sealed).repeat_count == 0
 
 
 def test_two_items_cannot_be_repeats_of_each_other(eng):

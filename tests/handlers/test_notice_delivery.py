@@ -60,6 +60,22 @@ def test_recipients(eng, case_id, properties, data, recipients):
     assert _send(eng, case_id, data, **properties) == recipients
 
 
+@pytest.mark.parametrize(("category", "recipients"), [
+    ("higher_level", ["leader_zhao", "xf_chen"]),  # reported up through the principal leader
+    ("accuses_principal", ["xf_chen"]),  # goes up without passing him (rule Art. 15)
+    (None, ["xf_chen"]),  # sealed at registration, reason not yet recorded: the head only
+])
+def test_a_sealed_item_is_announced_only_to_its_readers(eng, category, recipients):
+    sealed = eng.start_case("register", item(sealed=True, category=category), STAFF)
+    roles = "leader_in_charge,principal_leader,petition_head,handling_staff"
+    assert _send(eng, sealed, roles=roles, department="supervision_1") == recipients
+
+
+def test_nobody_is_told_of_an_item_accusing_them(eng):
+    about = eng.start_case("register", item(accused=[{"name": "s1_sun", "unit": "某镇人民政府"}]), STAFF)
+    assert _send(eng, about, roles="handling_staff,handling_leader", department="supervision_1") == ["s1_liu"]
+
+
 def test_one_row_per_recipient_with_the_filled_text(eng, case_id, clock):
     call(eng, "notices.send", case_id, {"registration_number": "XF-2026-000001", "due_on": date(2026, 3, 5)},
          {"kind": "overdue", "users": "s1_liu,s1_sun", "text": "{registration_number} 已于 {due_on} 逾期"})

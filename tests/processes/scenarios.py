@@ -383,13 +383,14 @@ def malicious_accusation_referred_upward_clarification_refused(chain: Chain) -> 
 
 # ---- deadlines: reminder before, escalation when overdue, the task stays with its worker ------------------
 
-def _reminded_then_escalated(chain: Chain, task: str, reminder_roles: set[str]) -> None:
+def _reminded_then_escalated(chain: Chain, task: str, reminder_roles: set[str],
+                             overdue_roles: frozenset[str] = frozenset({"leader_li", "xf_chen"})) -> None:
     key = task.removeprefix("Task_")
     reminder = chain.pass_timer(f"Timer_{key}_reminder")
     assert {user for user, _ in chain.notices("reminder")} == reminder_roles
     overdue = chain.pass_timer(f"Timer_{key}_overdue")
     assert reminder < overdue
-    assert {user for user, _ in chain.notices("overdue")} == {"leader_li", "xf_chen"}
+    assert {user for user, _ in chain.notices("overdue")} == overdue_roles
     assert chain.petition().overdue_count == 1
     assert task in chain.open_tasks()  # never stuck: still the same people's task
 
@@ -407,7 +408,8 @@ def proposal_reminded_and_escalated(chain: Chain) -> None:
 def transfer_up_reminded_and_escalated(chain: Chain) -> None:
     chain.start()
     chain.do("Task_classify", category="accuses_principal")
-    _reminded_then_escalated(chain, "Task_transfer_up", {"xf_chen"})
+    # sealed: the leader in charge may not read it, so is not told of it either
+    _reminded_then_escalated(chain, "Task_transfer_up", {"xf_chen"}, frozenset({"xf_chen"}))
 
 
 @scenario
