@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from engine import audit
 from engine.bpmn import deployments
 from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed, read_paths
+from engine.bpmn.expressions import Budget
 from engine.bpmn.forms import Form, FormErrors
 from engine.bpmn.validation import Problem, validate
 from engine.errors import Conflict, EngineError, Forbidden, IncidentRaised, NotFound
@@ -56,11 +57,11 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
     "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH",
-    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "Conflict",
-    "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound",
-    "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
-    "administration", "check_attachment", "load_organisation", "may_search_reporters", "parse_schedule",
-    "read_paths", "schema",
+    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "Budget",
+    "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised",
+    "NotFound", "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails",
+    "ValidationFailed", "administration", "check_attachment", "load_organisation", "may_search_reporters",
+    "parse_schedule", "read_paths", "schema",
 ]
 
 
@@ -68,7 +69,9 @@ class Engine:
     """One per process. Thread-safe: every call opens its own transaction."""
 
     def __init__(self, database: Database | str | None = None, clock: Clock | None = None,
-                 handlers: HandlerRegistry | None = None, handler_modules: str = "handlers") -> None:
+                 handlers: HandlerRegistry | None = None, handler_modules: str = "handlers",
+                 budget: Budget | None = None) -> None:
+        """`budget`: time and value-size limits of each command's diagram scripts and expressions."""
         self.db = database if isinstance(database, Database) else Database(database)
         self.clock = clock or SystemClock()
         if handlers is None:
@@ -80,7 +83,8 @@ class Engine:
         self._calendar_lock = threading.Lock()
         self._roles: tuple[float, dict[str, str]] | None = None
         self._roles_lock = threading.Lock()
-        self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles)
+        self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles,
+                                      budget)
         self.serializer = self.commands.serializer
         self.staff = StaffViews(self)
 
