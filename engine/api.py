@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import audit
+from engine.audit import CheckpointRefused, load_audit_key
 from engine.bpmn import deployments
 from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed, read_paths
 from engine.bpmn.expressions import Budget
@@ -58,10 +59,10 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 __all__ = [
     "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH",
     "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "Budget",
-    "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised",
-    "NotFound", "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails",
-    "ValidationFailed", "administration", "check_attachment", "load_organisation", "may_search_reporters",
-    "parse_schedule", "read_paths", "schema",
+    "CheckpointRefused", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form",
+    "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock",
+    "UnknownUser", "UserDetails", "ValidationFailed", "administration", "check_attachment", "load_audit_key",
+    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "schema",
 ]
 
 
@@ -70,9 +71,12 @@ class Engine:
 
     def __init__(self, database: Database | str | None = None, clock: Clock | None = None,
                  handlers: HandlerRegistry | None = None, handler_modules: str = "handlers",
-                 budget: Budget | None = None) -> None:
-        """`budget`: time and value-size limits of each command's diagram scripts and expressions."""
+                 budget: Budget | None = None, audit_key: bytes | None = None) -> None:
+        """`budget`: time and value-size limits of each command's diagram scripts and expressions.
+        `audit_key`: the audit chain's HMAC key (`load_audit_key`); without it new events are plain sha256."""
         self.db = database if isinstance(database, Database) else Database(database)
+        if audit_key is not None:
+            self.db.audit_key = audit_key
         self.clock = clock or SystemClock()
         if handlers is None:
             load_handler_modules(handler_modules)
@@ -254,9 +258,17 @@ class Engine:
                  "process_id": e.process_id, "bpmn_id": e.bpmn_id, "ordinal": e.ordinal,
                  "payload": json.loads(e.payload)} for e in rows]
 
-    def verify_audit(self) -> audit.VerifyReport:
+    def verify_audit(self, checkpoint: str | None = None) -> audit.VerifyReport:
+        """Check the chain, and with `checkpoint` (a checkpoint file's text) that it still holds that history."""
         with self.db.read() as session:
-            return audit.verify(session)
+            return audit.verify_with_checkpoint(session, self.db.audit_key, checkpoint)
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        """A signed checkpoint of the chain (head event, hash, count, time), to keep outside the database."""
+        if self.db.audit_key is None:
+            raise audit.CheckpointRefused("生成检查点需要审计密钥（XINFANG_AUDIT_KEY 或实例目录中的 audit.key）")
+        with self.db.read() as session:
+            return audit.take_checkpoint(session, self.db.audit_key, self.clock.now())
 
     def now(self) -> datetime:
         return self.clock.now()
