@@ -49,6 +49,7 @@ from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.runtime.scheduler import TimerScheduler
 from engine.store import schema
+from engine.store.backup import BackupFailed, backup, restore
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
 from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers, parse_schedule
@@ -58,11 +59,11 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
     "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH",
-    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "Budget",
-    "CheckpointRefused", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form",
+    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "BackupFailed",
+    "Budget", "CheckpointRefused", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form",
     "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock",
-    "UnknownUser", "UserDetails", "ValidationFailed", "administration", "check_attachment", "load_audit_key",
-    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "schema",
+    "UnknownUser", "UserDetails", "ValidationFailed", "administration", "backup", "check_attachment", "load_audit_key",
+    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
 
 
