@@ -31,9 +31,11 @@ class BackupFailed(EngineError):
 
 
 def backup(database: Database, target: Path) -> None:
-    """Write a consistent copy of `database` to `target` (replaced only once the copy is complete)."""
+    """Write a consistent copy of `database` to `target` (mode 0600; replaced only once the copy is complete)."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    # Owner-only from the first byte: a backup holds every case, so it is as confidential as the database.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         if database.is_sqlite:
             _sqlite_backup(database, partial)

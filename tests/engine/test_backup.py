@@ -4,6 +4,7 @@ database unless forced, whose audit chain verifies."""
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 
@@ -81,6 +82,8 @@ def _cases(database: Database) -> list[tuple]:
 def test_a_restored_copy_holds_the_same_history_and_verifies(source, target, clock, tmp_path):
     path = tmp_path / "xinfang.backup"
     backup(source.db, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds every case
+    assert not list(tmp_path.glob("*.partial"))
     restore(target, path)
     schema.upgrade(target)
     restored = Engine(target, clock, handlers=HandlerRegistry(), audit_key=KEY)
