@@ -36,6 +36,10 @@ class Budget:
     max_items: int = 1_000_000  # characters of a string, items of a list, tuple, dict, set or range
     max_int_bits: int = 100_000  # about 30,000 decimal digits
 
+    def __post_init__(self) -> None:
+        if min(self.seconds, self.max_items, self.max_int_bits) <= 0:
+            raise ValueError("脚本预算的各项限制必须大于 0")
+
 
 class LimitExceeded(Exception):
     """A script or expression went over its budget; the message is for the process owner."""
@@ -47,7 +51,7 @@ _NUMBERS = (int, float, Decimal, timedelta)
 _PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 # format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
 _FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(\d*)[_,]?(?:\.(\d+))?")
-_TEXT_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join"})
+_TEXT_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate"})
 
 
 class Meter:
@@ -159,7 +163,14 @@ class Meter:
         value = safer_getattr(obj, name, *default)
         if isinstance(obj, (str, bytes)) and name in _TEXT_METHODS:
             return functools.partial(self._text_method, obj, name)
+        if _is_int(obj) and name == "to_bytes":
+            return functools.partial(self._to_bytes, obj)
         return value
+
+    def _to_bytes(self, number: int, length: int = 1, *args: Any, **kwargs: Any) -> bytes:
+        if _is_int(length):
+            self._items(length)
+        return number.to_bytes(length, *args, **kwargs)
 
     def _text_method(self, text: str | bytes, name: str, *args: Any, **kwargs: Any) -> Any:
         if name in ("center", "ljust", "rjust", "zfill") and args and _is_int(args[0]):
@@ -172,6 +183,9 @@ class Meter:
             old, new = args[0], args[1]
             if isinstance(old, type(text)) and isinstance(new, type(text)):
                 self._items(len(text) + text.count(old) * max(len(new) - len(old), 0))
+        elif name == "translate" and args and isinstance(args[0], dict):
+            longest = max((len(value) for value in args[0].values() if isinstance(value, str)), default=1)
+            self._items(len(text) * longest)
         elif name == "join" and args:
             parts = list(args[0])  # an iterator is read once, here
             self._items(sum(len(part) for part in parts if isinstance(part, (str, bytes)))

@@ -162,6 +162,8 @@ OVER_BUDGET = {
     "padding": "x = 'a'.ljust(10**10)",
     "replace": "x = ('a' * 10**5).replace('a', 'b' * 10**5)",
     "join": "x = ','.join(['x' * 1000] * 10**5)",
+    "translate": "x = ('a' * 10**5).translate({97: 'b' * 10**5})",
+    "to-bytes": "x = (1).to_bytes(10**10, 'big')",
     "percent-width": "x = '%10000000000d' % 1",
     "fstring-width": "w = 10**10\nx = f'{1:>{w}}'",
     "endless-iter": "x = list(iter(int, 1))",
@@ -207,6 +209,7 @@ def test_ordinary_arithmetic_and_text_still_work():
     environment.execute(
         "m = n * 2 + 1\ns = 'a' * 3 + 'b'\nl = [1] * 3 + [2]\nx = 2 ** 10 << 1\nf = f'{m:>5}|{s!r}'\n"
         "y = '%5d' % m\nz = sum(l)\nq = [i * i for i in range(5) if i]\nh = (lambda a: a + 1)(2)\n"
-        "j = ','.join(str(i) for i in range(3)).center(7, '*')\nk = 7 % 4\nm += 1\nm *= 2", context)
+        "j = ','.join(str(i) for i in range(3)).center(7, '*')\nk = 7 % 4\nm += 1\nm *= 2\n"
+        "t = 'ab'.translate({97: 'xy'}) + str(len((258).to_bytes(2, 'big')))", context)
     assert context == {"n": 3, "m": 16, "s": "aaab", "l": [1, 1, 1, 2], "x": 2048, "f": "    7|'aaab'",
-                       "y": "    7", "z": 5, "q": [1, 4, 9, 16], "h": 3, "j": "*0,1,2*", "k": 3}
+                       "y": "    7", "z": 5, "q": [1, 4, 9, 16], "h": 3, "j": "*0,1,2*", "k": 3, "t": "xyb2"}
