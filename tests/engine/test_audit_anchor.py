@@ -56,21 +56,26 @@ def _execute(eng: Engine, statement: str, **params) -> None:
 
 def _delete_and_rechain(eng: Engine, victim: Event, scheme: int, renumber: bool = False) -> None:
     """What a database writer without the key can do: delete a row, then recompute every link and hash
-    with the plain sha256 algorithm (optionally closing the hole in the case's numbering too)."""
+    after it with the plain sha256 algorithm (with `renumber`, close the hole in the case's numbering too
+    and recompute the whole chain)."""
     with eng.db.write() as session:
         session.execute(sa.delete(Event).where(Event.id == victim.id))
         if renumber:
             session.execute(sa.update(Event).where(Event.case_id == victim.case_id, Event.case_seq > victim.case_seq)
                             .values(case_seq=Event.case_seq - 1))
-        previous = GENESIS_HASH
-        for event in session.scalars(sa.select(Event).order_by(Event.id)):
-            if event.id > victim.id or scheme == SCHEME_PLAIN and renumber:
-                event.prev_hash, event.scheme = previous, scheme
-                event.hash = _row_hash(Event(**{**_columns(event), "scheme": SCHEME_PLAIN}))
-            previous = event.hash
-        session.flush()
-        last = session.scalars(sa.select(Event).order_by(Event.id.desc()).limit(1)).first()
-        session.execute(sa.update(AuditHead).values(last_event_id=last.id, last_hash=last.hash))
+        _rechain(session, 0 if renumber else victim.id + 1, scheme)
+
+
+def _rechain(session, from_id: int, scheme: int) -> None:
+    previous = GENESIS_HASH
+    for event in session.scalars(sa.select(Event).order_by(Event.id)):
+        if event.id >= from_id:
+            event.prev_hash, event.scheme = previous, scheme
+            event.hash = _row_hash(Event(**{**_columns(event), "scheme": SCHEME_PLAIN}))
+        previous = event.hash
+    session.flush()
+    last = session.scalars(sa.select(Event).order_by(Event.id.desc()).limit(1)).first()
+    session.execute(sa.update(AuditHead).values(last_event_id=last.id, last_hash=last.hash))
 
 
 def _columns(event: Event) -> dict:
@@ -129,11 +134,15 @@ def test_deleted_case_event_leaves_a_gap(database, clock):
     assert f"案件 {case_id}" in report.message and "序号不连续" in report.message
 
 
-def test_forged_duplicate_sequence_number_is_a_gap_too(eng):
-    case_id = _busy_case(eng)
-    _execute(eng, "UPDATE events SET case_seq = 2 WHERE case_id = :c AND case_seq = 3", c=case_id)
-    report = eng.verify_audit()
-    assert not report.ok  # the row's HMAC breaks first; numbering is checked as well
+def test_duplicate_sequence_number_is_a_gap_too(database, clock):
+    plain = Engine(database, clock, handlers=HandlerRegistry())
+    plain.deploy(files("chain.bpmn"), by="owner")
+    case_id = _busy_case(plain)
+    with plain.db.write() as session:
+        session.execute(sa.update(Event).where(Event.case_id == case_id, Event.case_seq == 3).values(case_seq=2))
+        _rechain(session, 0, SCHEME_PLAIN)
+    report = plain.verify_audit()
+    assert not report.ok and f"案件 {case_id}" in report.message and "序号不连续" in report.message
 
 
 # ---- checkpoints --------------------------------------------------------------------------------------
