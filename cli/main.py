@@ -15,9 +15,12 @@ from engine.api import (
     FormErrors,
     UnknownUser,
     ValidationFailed,
+    backup,
+    load_audit_key,
     load_organisation,
     parse_schedule,
     read_paths,
+    restore,
     schema,
 )
 
@@ -30,6 +33,10 @@ def _engine(ctx: click.Context) -> Engine:
     if "engine" not in ctx.obj:
         database = Database(ctx.obj["database_url"])
         schema.upgrade(database)
+        try:
+            database.audit_key = load_audit_key()
+        except ValueError as exc:
+            _fail(str(exc))
         ctx.obj["engine"] = Engine(database)
     return ctx.obj["engine"]
 
@@ -243,11 +250,63 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a file written by `xinfang audit checkpoint`: the database must still hold that history")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Check the hash chain; exit 1 and name the first bad row if anything was edited, deleted or inserted."""
-    report = _engine(ctx).verify_audit()
+def audit_verify(ctx: click.Context, checkpoint: Path | None) -> None:
+    """Check the hash chain and every case's event numbering; exit 1 and name the first bad row if anything
+    was edited, deleted or inserted."""
+    text = checkpoint.read_text(encoding="utf-8") if checkpoint else None
+    report = _engine(ctx).verify_audit(text)
     click.echo(report.message, err=not report.ok)
+    if not report.ok:
+        sys.exit(1)
+    if checkpoint:
+        click.echo(f"与检查点 {checkpoint} 一致")
+
+
+@audit.command("checkpoint")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the checkpoint here (default: print it)")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context, output: Path | None) -> None:
+    """Write a signed checkpoint (head event, hash, count, time) to keep outside the database."""
+    checkpoint = _engine(ctx).audit_checkpoint()
+    text = json.dumps(checkpoint, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"已写入检查点 {output}：共 {checkpoint['count']} 条事件，最后一条 {checkpoint['event_id']}，"
+               f"验证公钥 {checkpoint['public_key']}", err=True)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup_command(ctx: click.Context, path: Path) -> None:
+    """Write a consistent copy of the database while it runs (SQLite: backup API; PostgreSQL: pg_dump)."""
+    database = Database(ctx.obj["database_url"])
+    try:
+        backup(database, path)
+    finally:
+        database.dispose()
+    click.echo(f"已备份到 {path}")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace the content of a database that is not empty")
+@click.pass_context
+def restore_command(ctx: click.Context, path: Path, force: bool) -> None:
+    """Load a backup into an empty database (stop the server first), then check its audit chain."""
+    database = Database(ctx.obj["database_url"])
+    try:
+        restore(database, path, force)
+    finally:
+        database.dispose()
+    report = _engine(ctx).verify_audit()  # also brings an older backup up to the current schema
+    click.echo(f"已从 {path} 恢复；{report.message}", err=not report.ok)
     if not report.ok:
         sys.exit(1)
 

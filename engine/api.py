@@ -14,8 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import audit
+from engine.audit import CheckpointRefused, load_audit_key
 from engine.bpmn import deployments
 from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed, read_paths
+from engine.bpmn.expressions import Budget
 from engine.bpmn.forms import Form, FormErrors
 from engine.bpmn.validation import Problem, validate
 from engine.errors import Conflict, EngineError, Forbidden, IncidentRaised, NotFound
@@ -49,6 +51,7 @@ from engine.runtime.scheduler import TimerScheduler
 from engine.secrets import vault
 from engine.secrets.keys import Keyring, default_key_file, load_keyring
 from engine.store import schema
+from engine.store.backup import BackupFailed, backup, restore
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
 from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers, parse_schedule
@@ -58,11 +61,11 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
     "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH",
-    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "Conflict",
-    "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound",
-    "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
-    "administration", "check_attachment", "load_organisation", "may_search_reporters", "parse_schedule",
-    "read_paths", "schema",
+    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "BackupFailed",
+    "Budget", "CheckpointRefused", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form",
+    "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock",
+    "UnknownUser", "UserDetails", "ValidationFailed", "administration", "backup", "check_attachment", "load_audit_key",
+    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
 
 
@@ -71,8 +74,13 @@ class Engine:
 
     def __init__(self, database: Database | str | None = None, clock: Clock | None = None,
                  handlers: HandlerRegistry | None = None, handler_modules: str = "handlers",
-                 keyring: Keyring | None = None) -> None:
+                 keyring: Keyring | None = None, budget: Budget | None = None,
+                 audit_key: bytes | None = None) -> None:
+        """`budget`: time and value-size limits of each command's diagram scripts and expressions.
+        `audit_key`: the audit chain's HMAC key (`load_audit_key`); without it new events are plain sha256."""
         self.db = database if isinstance(database, Database) else Database(database)
+        if audit_key is not None:
+            self.db.audit_key = audit_key
         self.keyring = keyring or load_keyring(default_key_file(self.db.url))
         self.clock = clock or SystemClock()
         if handlers is None:
@@ -85,7 +93,7 @@ class Engine:
         self._roles: tuple[float, dict[str, str]] | None = None
         self._roles_lock = threading.Lock()
         self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles,
-                                      self.keyring)
+                                      self.keyring, budget)
         self.serializer = self.commands.serializer
         self.staff = StaffViews(self)
 
@@ -269,9 +277,17 @@ class Engine:
         with self.db.write() as session:
             return vault.purge(session, before, self.clock.now(), by)
 
-    def verify_audit(self) -> audit.VerifyReport:
+    def verify_audit(self, checkpoint: str | None = None) -> audit.VerifyReport:
+        """Check the chain, and with `checkpoint` (a checkpoint file's text) that it still holds that history."""
         with self.db.read() as session:
-            return audit.verify(session)
+            return audit.verify_with_checkpoint(session, self.db.audit_key, checkpoint)
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        """A signed checkpoint of the chain (head event, hash, count, time), to keep outside the database."""
+        if self.db.audit_key is None:
+            raise audit.CheckpointRefused("生成检查点需要审计密钥（XINFANG_AUDIT_KEY 或实例目录中的 audit.key）")
+        with self.db.read() as session:
+            return audit.take_checkpoint(session, self.db.audit_key, self.clock.now())
 
     def now(self) -> datetime:
         return self.clock.now()

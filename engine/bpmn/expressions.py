@@ -19,12 +19,14 @@ from types import CodeType
 from typing import Any, NamedTuple
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.bpmn.budget import Budget, BudgetTransformer, LimitExceeded, Meter, unbounded_problems
 from engine.bpmn.camunda_text import to_python_expression, to_python_timer
 
-__all__ = ["ExpressionError", "RestrictedEnvironment", "check", "to_python_expression", "to_python_timer"]
+__all__ = ["Budget", "ExpressionError", "LimitExceeded", "RestrictedEnvironment", "check", "to_python_expression",
+           "to_python_timer"]
 
 
 class ExpressionError(Exception):
@@ -53,14 +55,6 @@ _FORBIDDEN_CALLS = frozenset({
     "help", "exit", "quit",
 })
 
-_INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "@=": operator.imatmul,
-    "<<=": operator.ilshift, ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior,
-    "^=": operator.ixor,
-}
-
-
 def _write(obj: Any) -> Any:
     # Only containers that come from task data may be changed in place (d['k'] = v); helpers, classes and
     # functions stay read-only.
@@ -69,25 +63,18 @@ def _write(obj: Any) -> Any:
     raise TypeError(f"不允许修改 {type(obj).__name__} 类型的对象")
 
 
-def _inplacevar(op: str, target: Any, value: Any) -> Any:
-    return _INPLACE[op](target, value)
-
-
 def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
 # The names RestrictedPython's compiled code calls; put into every namespace last so task data cannot
-# replace them.
+# replace them. The budget's guards (Meter.guards) join them per environment.
 _GUARDS: dict[str, Any] = {
-    "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr,
     "_getitem_": operator.getitem,
     "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": _write,
-    "_inplacevar_": _inplacevar,
     "_apply_": _apply,
 }
 
@@ -138,7 +125,9 @@ def _analyse(source: str, mode: str) -> _Analysis:
             problems.add((line, "不允许导入模块" if name == "__import__" else f'不允许使用 "{name}"'))
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             assigned.append((node.id, line))
-    compiled = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(tree)
+    problems.update(unbounded_problems(tree))
+    # The transformer rewrites the tree in place: every check of the tree as written comes before it.
+    compiled = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(tree, policy=BudgetTransformer)
     problems.update(_refusal(text) for text in compiled.errors)
     ordered = tuple(sorted(problems, key=lambda problem: (problem[0] or 0, problem[1])))
     return _Analysis(None if ordered else compiled.code, ordered, tuple(assigned))
@@ -188,11 +177,16 @@ def _runnable(text: str, mode: str) -> CodeType:
 
 
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    """SpiffWorkflow script environment with TaskDataEnvironment's semantics, but sandboxed."""
+    """SpiffWorkflow script environment with TaskDataEnvironment's semantics, but sandboxed and bounded.
 
-    def __init__(self, helpers: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    One environment per command: the budget's time counts from its creation, for everything it evaluates.
+    """
+
+    def __init__(self, helpers: Mapping[str, Callable[..., Any]] | None = None, budget: Budget | None = None) -> None:
         super().__init__()
         self.set_helpers(helpers or {})
+        self.meter = Meter(budget or Budget())
+        self._guards = {**_GUARDS, **self.meter.guards(), "__builtins__": {**_BUILTINS, **self.meter.builtins()}}
 
     def set_helpers(self, helpers: Mapping[str, Callable[..., Any]]) -> None:
         """Replace the helpers; the engine re-attaches them per command (they read an injected clock)."""
@@ -200,7 +194,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: str, context: dict[str, Any],
                  external_context: Mapping[str, Any] | None = None) -> Any:
-        return eval(_runnable(expression, "eval"), self._namespace(context, external_context or {}))
+        self.meter.tick()  # an expression evaluated after the deadline fails without running
+        value = eval(_runnable(expression, "eval"), self._namespace(context, external_context or {}))
+        self.meter.check_exhausted()
+        return value
 
     def execute(self, script: str, context: dict[str, Any],
                 external_context: Mapping[str, Any] | None = None) -> bool:
@@ -209,14 +206,16 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         if clash:
             raise ValueError(f"任务数据中的变量与预定义名称重名，请改名：{', '.join(sorted(clash))}")
         namespace = self._namespace(context, external_context)
+        self.meter.tick()
         exec(_runnable(script, "exec"), namespace)
+        self.meter.check_exhausted()
         # Like TaskDataEnvironment, data afterwards is the script's namespace without helpers, external
         # context and callables; unlike it, a script that fails part-way leaves the data untouched.
-        hidden = self.globals.keys() | external_context.keys() | _GUARDS.keys()
+        hidden = self.globals.keys() | external_context.keys() | self._guards.keys()
         kept = {name: value for name, value in namespace.items() if not (name in hidden or callable(value))}
         context.clear()
         context.update(kept)
         return True
 
     def _namespace(self, context: Mapping[str, Any], external_context: Mapping[str, Any]) -> dict[str, Any]:
-        return {**self.globals, **external_context, **context, **_GUARDS}
+        return {**self.globals, **external_context, **context, **self._guards}

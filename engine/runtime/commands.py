@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.bpmn.deployments import SpecCache, confidential_fields
+from engine.bpmn.expressions import Budget
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
@@ -99,11 +100,15 @@ class _Outcome:
 
 
 class CommandRunner:
+    """`budget` bounds the time and value sizes of each command's scripts and expressions: a command over
+    it rolls back (releasing the write lock) and becomes an incident."""
+
     def __init__(self, db: Database, clock: Clock, specs: SpecCache, handlers: HandlerRegistry,
                  calendar: Callable[[], WorkingCalendar], roles: Callable[[], dict[str, str]],
-                 keyring: Keyring) -> None:
+                 keyring: Keyring, budget: Budget | None = None) -> None:
         self.db, self.clock, self.specs, self.handlers, self.keyring = db, clock, specs, handlers, keyring
         self.calendar, self.roles = calendar, roles
+        self.budget = budget or Budget()
         self.serializer = CaseSerializer()
         timers.install_gate()  # timers fire only through their own command
         # Workflows as left by the last successful command, keyed by case; taken out while in use so a
@@ -282,7 +287,7 @@ class CommandRunner:
             properties = getattr(task.task_spec, "properties", {})
             return HandlerContext(case.id, dict(task.data), now, actor.name, session, properties)
 
-        script_engine = CaseScriptEngine(helpers, self.handlers, handler_context)
+        script_engine = CaseScriptEngine(helpers, self.handlers, handler_context, self.budget)
         workflow.script_engine = script_engine
         return _Scope(session, case, workflow, actor, now, script_engine)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
+from engine.bpmn.expressions import LimitExceeded
 from engine.errors import Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
 from engine.org.organisation import Actor
@@ -64,11 +65,12 @@ class Failure(Exception):
         wrapped = getattr(error, "error_type", None)
         self.error_type = wrapped if wrapped and wrapped != "unknown" else type(cause).__name__
         self.message = getattr(error, "message", None) or str(error)
-        # SpiffWorkflow's wrapper says only "Error evaluating expression ..."; the reason is the one it wraps.
-        missing = next((e for e in (cause, error.__cause__, error.__context__) if isinstance(e, CalendarMissingError)),
-                       None)
-        if missing is not None:
-            self.message = str(missing)
+        # SpiffWorkflow's wrapper says only "Error evaluating expression ..." (or prefixes the type name);
+        # these reasons are written for users, so they are shown as they are.
+        plain = next((e for e in (cause, error.__cause__, error.__context__)
+                      if isinstance(e, (CalendarMissingError, LimitExceeded))), None)
+        if plain is not None:
+            self.message = str(plain)
         self.line = getattr(error, "line_number", None) or None
         self.source_line = getattr(error, "error_line", None) or None
 

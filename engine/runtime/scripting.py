@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.task import Task
 
-from engine.bpmn.expressions import RestrictedEnvironment, to_python_expression
+from engine.bpmn.expressions import Budget, RestrictedEnvironment, to_python_expression
 from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
 
 
@@ -50,9 +50,11 @@ def limits_of(task: Task) -> Limits:
 
 
 class CaseScriptEngine(PythonScriptEngine):
+    """One per command: `budget` bounds all the command's scripts and expressions together."""
+
     def __init__(self, helpers: Mapping[str, Callable[..., Any]], handlers: HandlerRegistry,
-                 context: Callable[[Task], HandlerContext]) -> None:
-        super().__init__(environment=RestrictedEnvironment(helpers))
+                 context: Callable[[Task], HandlerContext], budget: Budget | None = None) -> None:
+        super().__init__(environment=RestrictedEnvironment(helpers, budget))
         self._handlers = handlers
         self._context = context
 

@@ -85,6 +85,19 @@ class Database:
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._local = threading.local()  # the batch and the snapshot open on this thread, if any
+        self._audit_key: bytes | None = None
+
+    @property
+    def audit_key(self) -> bytes | None:
+        """The key of the audit chain's HMAC. Kept in memory only — the point is that whoever can write the
+        database cannot re-chain it — and handed to every session as `session.info["audit_key"]`."""
+        return self._audit_key
+
+    @audit_key.setter
+    def audit_key(self, key: bytes | None) -> None:
+        self._audit_key = key
+        for sessions in (self._read_sessions, self._write_sessions):
+            sessions.configure(info={"audit_key": key})
 
     @property
     def dialect(self) -> str:

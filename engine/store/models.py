@@ -184,6 +184,8 @@ class Event(Base):
     payload: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, exactly as hashed
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    # How `hash` was made (engine/audit/chain.py): 1 = plain sha256 (rows before keying), 2 = keyed HMAC.
+    scheme: Mapped[int] = mapped_column(sa.SmallInteger, default=1, server_default="1")
 
 
 class AuditHead(Base):
