@@ -15,21 +15,18 @@ from collections.abc import Iterator
 import demo_handlers  # noqa: F401  (registers demo.acknowledge for the demo diagram)
 import pytest
 import sqlalchemy as sa
-from common import DEMO_DIAGRAM, make_actor
+from common import DEMO_DIAGRAM, POSTGRES_URL, make_actor
 
 from engine import Actor, Engine, FakeClock
 from engine.bpmn.deployments import read_paths
 from engine.store import schema
-from engine.store.db import Database, normalise_url
+from engine.store.db import Database
 from engine.store.models import Base
 
 # A fixed data key for every test (engine/secrets/keys.py), so no test writes a key file into instance/;
 # tests of the key file itself pass their own environment.
 TEST_DATA_KEY = base64.b64encode(bytes(range(32))).decode()
 
-POSTGRES_URL = normalise_url(
-    os.environ.get("XINFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-)
 
 
 def _postgres_admin() -> sa.Engine | None:

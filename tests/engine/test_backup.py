@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from common import make_actor
-from conftest import POSTGRES_URL
+from common import POSTGRES_URL, make_actor
 from diagrams import files
 
 import cli.main
