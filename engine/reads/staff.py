@@ -3,7 +3,6 @@ case pages, intake, attachments, notices. `Engine.staff` is one of these."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -13,8 +12,9 @@ from engine import audit
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.org import accounts
-from engine.org.organisation import Actor, UnknownUser, active_user, load_actor
+from engine.org import accounts, sessions
+from engine.org.organisation import Actor, load_actor
+from engine.org.sessions import SignedIn
 from engine.reads import casediagram, casepage, notices, queues, search, views
 from engine.runtime import workitems
 from engine.runtime.assignment import REASSIGNERS
@@ -51,11 +51,6 @@ def check_attachment(filename: str, size: int) -> str:
     return ATTACHMENT_TYPES[suffix]
 
 
-def auth_stamp(password_hash: str | None) -> str:
-    """Changes when the password does, so a password change ends the user's other sessions."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
-
-
 class EngineDoor(Protocol):
     """What StaffViews uses of `engine.api.Engine`, which builds it: declared here, so neither module
     imports the other."""
@@ -78,28 +73,41 @@ class StaffViews:
 
     # ---- accounts ---------------------------------------------------------------------------------
 
-    def login(self, name: str, password: str) -> tuple[Actor, str] | None:
-        """The actor and its session stamp for a correct login; None otherwise."""
+    def login(self, name: str, password: str) -> tuple[SignedIn, str] | None:
+        """The signed-in actor and the new session's id for a correct login; None otherwise."""
         with self.db.write() as session:
             if not accounts.authenticate(session, name, password):
                 return None
             user = session.get(User, name)
-            return load_actor(session, name), auth_stamp(user.password_hash)
+            return (SignedIn(load_actor(session, name), user.must_change_password),
+                    sessions.open_session(session, user, self.engine.now()))
 
-    def session_actor(self, name: str, stamp: str) -> Actor | None:
-        """The actor of a session cookie, if the user is still active and the password unchanged."""
+    def session_actor(self, session_id: str) -> SignedIn | None:
+        """Who is signed in under a session id, if the session is still alive (engine/org/sessions.py)."""
+        now = self.engine.now()
         with self.db.read() as session:
-            try:
-                user, actor = active_user(session, name)
-            except UnknownUser:
-                return None
-            return actor if auth_stamp(user.password_hash) == stamp else None
+            found = sessions.live_session(session, session_id, now)
+        if found is None:
+            return None
+        signed_in, stale = found
+        if stale:
+            with self.db.write() as session:
+                sessions.touch(session, session_id, now)
+        return signed_in
+
+    def logout(self, session_id: str) -> None:
+        with self.db.write() as session:
+            sessions.end_session(session, session_id)
+
+    def logout_everywhere(self, actor: Actor) -> None:
+        with self.db.write() as session:
+            accounts.end_all_sessions(session, session.get(User, actor.name))
 
     def change_password(self, actor: Actor, current: str, new: str) -> str:
-        """Returns the new session stamp."""
+        """Ends all the user's sessions; returns the id of a new one for the browser that changed it."""
         with self.db.write() as session:
             accounts.change_password(session, actor.name, current, new)
-            return auth_stamp(session.get(User, actor.name).password_hash)
+            return sessions.open_session(session, session.get(User, actor.name), self.engine.now())
 
     # ---- queues ------------------------------------------------------------------------------------
 
