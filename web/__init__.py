@@ -56,8 +56,9 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.config["SECRET_KEY"] = _secret_key(app, production)
     app.extensions["xinfang"] = engine or Engine(app.config["DATABASE_URL"])
 
-    from web import admin, assets, auth, cases, errors, filters, home, intake, nav, notices, search, tasks
+    from web import admin, assets, auth, cases, errors, filters, hardening, home, intake, nav, notices, search, tasks
 
+    hardening.register(app)
     _one_snapshot_per_request(app)
     auth.register(app)  # before CSRF: the session decides how large an anonymous body may be
     csrf.init_app(app)

@@ -3,6 +3,7 @@ case pages, intake, attachments, notices. `Engine.staff` is one of these."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -36,6 +37,19 @@ ATTACHMENT_TYPES = {
 
 class AttachmentRejected(ValueError):
     """A file that may not be stored; the message is for the user."""
+
+
+def clean_filename(filename: str) -> str:
+    """The name to store for an uploaded file: its last path part, without control or format characters
+    (a name is shown on pages and sent back in a header), at most 200 characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(" " if unicodedata.category(char) == "Zs" else char for char in name
+                   if unicodedata.category(char)[0] != "C" and unicodedata.category(char) not in ("Zl", "Zp"))
+    name = name.strip(" .")
+    if len(name) > 200:
+        stem, dot, suffix = name.rpartition(".")
+        name = stem[:200 - len(suffix) - 1] + dot + suffix if dot and len(suffix) <= 10 else name[:200]
+    return name or "附件"
 
 
 def check_attachment(filename: str, size: int) -> str:
@@ -215,7 +229,8 @@ class StaffViews:
         if "petition_staff" not in actor.roles:
             raise Forbidden("只有信访室工作人员可以受理登记")
         validate_submission(self.intake_form(), data)
-        checked = [(name, content, check_attachment(name, len(content))) for name, content in files]
+        cleaned = [(clean_filename(name), content) for name, content in files]
+        checked = [(name, content, check_attachment(name, len(content))) for name, content in cleaned]
         case_id = self.engine.start_case(INTAKE[0], {}, actor)
         self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         with self.db.write() as session:
