@@ -165,6 +165,23 @@ def test_a_reactivated_user_does_not_get_old_sessions_back(app, engine):
     assert login(app.test_client(), "xf_wang").status_code == 302
 
 
+def test_deactivation_by_the_organisation_file_ends_sessions_for_good(app, engine, tmp_path):
+    client = app.test_client()
+    login(client, "xf_wang")
+    for active in ("false", "true"):
+        path = tmp_path / f"org-{active}.toml"
+        path.write_text(f"""[[users]]
+name = "xf_wang"
+display_name = "王晓燕（信访室）"
+department = "petition_office"
+roles = ["petition_staff"]
+active = {active}
+""", encoding="utf-8")
+        with engine.db.write() as session:
+            load_organisation(session, path)
+    assert not _signed_in(client)
+
+
 def test_an_admin_password_reset_ends_the_users_sessions(app, engine):
     client = app.test_client()
     login(client, "xf_wang")
