@@ -38,11 +38,12 @@ def _digest(session_id: str) -> str:
 
 
 def open_session(session: Session, user: User, now: datetime) -> str:
-    """A new session of `user`; returns the id for the cookie. Dead sessions of the user go too."""
-    session.execute(sa.delete(LoginSession).where(
-        LoginSession.user_name == user.name,
-        sa.or_(LoginSession.user_token != user.session_token, LoginSession.created_at < now - ABSOLUTE_TIMEOUT,
-               LoginSession.seen_at < now - IDLE_TIMEOUT)))
+    """A new session of `user`; returns the id for the cookie. Dead sessions go too: the user's, and
+    everyone's past the absolute limit, so the table holds no more than the last hours' logins."""
+    session.execute(sa.delete(LoginSession).where(sa.or_(
+        LoginSession.created_at < now - ABSOLUTE_TIMEOUT,
+        sa.and_(LoginSession.user_name == user.name,
+                sa.or_(LoginSession.user_token != user.session_token, LoginSession.seen_at < now - IDLE_TIMEOUT)))))
     session_id = secrets.token_urlsafe(32)
     session.add(LoginSession(id_hash=_digest(session_id), user_name=user.name, user_token=user.session_token,
                              created_at=now, seen_at=now))

@@ -213,6 +213,15 @@ def test_a_session_ends_after_ten_hours_however_busy(client, clock):
     assert not _signed_in(client)
 
 
+def test_dead_sessions_do_not_pile_up(app, engine, clock):
+    for name in ("xf_wang", "xf_chen", "xf_wang"):
+        login(app.test_client(), name)
+    clock.advance(hours=11)
+    login(app.test_client(), "s1_liu")  # any login clears what is past the absolute limit
+    with engine.db.read() as session:
+        assert session.scalars(sa.select(LoginSession.user_name)).all() == ["s1_liu"]
+
+
 # ---- initial passwords ----------------------------------------------------------------------------------
 
 
