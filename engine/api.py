@@ -34,6 +34,7 @@ from engine.org.administration import (
     UserDetails,
 )
 from engine.org.organisation import Actor, UnknownUser, known_roles, load_actor, load_organisation
+from engine.org.sessions import ABSOLUTE_TIMEOUT
 from engine.reads import queues
 from engine.reads.queues import QueueQuery
 from engine.reads.search import SearchQuery, may_search_reporters
@@ -60,12 +61,13 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # What web/ and cli/ may use besides Engine: errors, the actor, form and query types, the limits their forms
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
-    "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH",
-    "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "BackupFailed",
-    "Budget", "CheckpointRefused", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden", "Form",
-    "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected", "QueueQuery", "SearchQuery", "SystemClock",
-    "UnknownUser", "UserDetails", "ValidationFailed", "administration", "backup", "check_attachment", "load_audit_key",
-    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
+    "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES",
+    "MIN_PASSWORD_LENGTH", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused",
+    "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
+    "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected",
+    "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed", "administration",
+    "backup", "check_attachment", "load_audit_key", "load_organisation", "may_search_reporters", "parse_schedule",
+    "read_paths", "restore", "schema",
 ]
 
 

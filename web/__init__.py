@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import gc
 import os
+import secrets
 from contextlib import ExitStack
-from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 
 from engine import Engine
+from engine.api import ABSOLUTE_TIMEOUT, load_audit_key
 from web.current import current_engine
 
 csrf = CSRFProtect()
@@ -26,17 +28,21 @@ def _env_flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None, *,
+               production: bool | None = None, instance_path: str | None = None) -> Flask:
+    """The app. `production` (default: XINFANG_ENV=production) refuses to start without an explicit
+    SECRET_KEY; otherwise a missing key is generated once into the instance folder and kept there."""
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("XINFANG_SECRET_KEY", "dev-only-change-me"),
+        SECRET_KEY=os.environ.get("XINFANG_SECRET_KEY"),
+        XINFANG_ENV=os.environ.get("XINFANG_ENV", "development"),
         DATABASE_URL=os.environ.get("XINFANG_DATABASE_URL"),
         # Browsers treat http://localhost and 127.0.0.1 as secure, so the embedded set-up works as is;
         # behind plain http on another host set XINFANG_SECURE_COOKIES=false (better: put TLS in front).
         SESSION_COOKIE_SECURE=_env_flag("XINFANG_SECURE_COOKIES", True),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        PERMANENT_SESSION_LIFETIME=ABSOLUTE_TIMEOUT,  # the server ends sessions earlier when idle
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: a long form is never lost
         MAX_CONTENT_LENGTH=100 * 1024 * 1024,
         RATELIMIT_STORAGE_URI=os.environ.get("XINFANG_RATELIMIT_STORAGE_URI", "memory://"),
@@ -45,12 +51,18 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
         app.config.from_mapping(test_config)
-    app.extensions["xinfang"] = engine or Engine(app.config["DATABASE_URL"])
-    csrf.init_app(app)
+    if production is None:
+        production = app.config["XINFANG_ENV"] == "production"
+    app.config["SECRET_KEY"] = _secret_key(app, production)
+    # the audit key as the CLI loads it: a web process writing plain events after keyed ones would read as a rewrite
+    app.extensions["xinfang"] = engine or Engine(app.config["DATABASE_URL"], audit_key=load_audit_key())
 
-    from web import admin, assets, auth, cases, errors, filters, home, intake, nav, notices, search, tasks
+    from web import admin, assets, auth, cases, errors, filters, hardening, home, intake, nav, notices, search, tasks
 
+    hardening.register(app)
     _one_snapshot_per_request(app)
+    auth.register(app)  # before CSRF: the session decides how large an anonymous body may be
+    csrf.init_app(app)
     filters.register(app)
     errors.register(app)
     nav.register(app)
@@ -58,6 +70,29 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.register_blueprint(blueprint)
     auth.throttle_logins(app)  # wraps the registered login view
     return app
+
+
+def _secret_key(app: Flask, production: bool) -> str:
+    """The key that signs session cookies and CSRF tokens. A fixed fallback would let anyone sign a
+    cookie, so without an explicit key each installation makes its own random one (file mode 0600)."""
+    if app.config.get("SECRET_KEY"):
+        return app.config["SECRET_KEY"]
+    if production:
+        raise RuntimeError("生产模式（XINFANG_ENV=production）必须设置 XINFANG_SECRET_KEY")
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"secret_key.{os.getpid()}.tmp")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # atomic and never overwrites: processes starting together agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def _one_snapshot_per_request(app: Flask) -> None:

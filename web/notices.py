@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from web.current import current_engine
+from web.hardening import ids
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 KIND_LABELS = {"new_task": "新任务", "reminder": "期限提醒", "overdue": "超期", "returned": "退回",
@@ -20,7 +21,6 @@ def index():
 
 @bp.post("/read")
 def mark_read():
-    ids = [int(value) for value in request.form.getlist("id") if value.isdigit()]
-    marked = current_engine().staff.mark_notices_read(g.actor, ids)
+    marked = current_engine().staff.mark_notices_read(g.actor, ids(request.form.getlist("id")))
     flash(f"已将 {marked} 条通知标为已读", "info")
     return redirect(url_for("notices.index"))

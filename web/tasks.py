@@ -10,6 +10,7 @@ from web import nav
 from web.auth import safe_next
 from web.current import current_engine
 from web.formdata import initial_values, row_errors, submission
+from web.hardening import page_number
 from web.labels import CATEGORIES, CHANNELS
 from web.nav import VIEW_LABELS
 
@@ -20,7 +21,7 @@ SORTS = {"due": "按期限", "arrived": "按到达时间", "case": "按案件"}
 
 def _query(view: str) -> QueueQuery:
     args = request.args
-    page = max(args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     return QueueQuery(view=view, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
                       sort=args.get("sort") if args.get("sort") in SORTS else "due",
                       stage=args.get("stage") or None, channel=args.get("channel") or None,

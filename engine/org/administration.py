@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.errors import EngineError, Forbidden, NotFound
-from engine.org.accounts import PasswordRejected, hash_password
+from engine.org.accounts import PasswordRejected, end_all_sessions, hash_password
 from engine.org.organisation import ROLE_CATALOGUE, Actor, known_roles
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Department, Deployment, Event, Role, User, UserRole, WorkItem
@@ -178,13 +178,14 @@ def user(engine: EngineDoor, name: str) -> dict[str, Any]:
 def create_user(engine: EngineDoor, actor: Actor, name: str, details: UserDetails, password: str) -> None:
     name = name.strip()
     _check_code(name, "用户名", "name", USER_NAME_PATTERN, USER_NAME_RULE)
-    password_hash = _hash(password)  # before the transaction: hashing is slow, the write lock is not free
+    password_hash = _hash(password, name)  # before the transaction: hashing is slow, the write lock is not free
     with _change(engine, actor) as session:
         if session.get(User, name) is not None:
             raise AdminRefused(f"用户名「{name}」已存在", "name")
         _check_details(session, details)
+        # the administrator knows this password, so the user replaces it at the first login
         session.add(User(name=name, display_name=details.display_name.strip(), department=details.department,
-                         active=details.active, password_hash=password_hash))
+                         active=details.active, password_hash=password_hash, must_change_password=True))
         _flush(session, f"用户名「{name}」已存在", "name")
         _set_roles(session, name, details.roles)
         _record(engine, session, actor, "user created", {"user": name, **_snapshot(details)})
@@ -205,6 +206,8 @@ def update_user(engine: EngineDoor, actor: Actor, name: str, details: UserDetail
         after = _snapshot(details)
         changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
         if changes:
+            if row.active and not details.active:
+                end_all_sessions(session, row)
             row.display_name, row.department, row.active = after["display_name"], details.department, details.active
             _set_roles(session, name, details.roles)
             _record(engine, session, actor, "user updated", {"user": name, "changes": changes})
@@ -212,16 +215,19 @@ def update_user(engine: EngineDoor, actor: Actor, name: str, details: UserDetail
 
 
 def reset_password(engine: EngineDoor, actor: Actor, name: str, password: str) -> None:
-    """The administrator sets a new password; the user's open sessions end (their stamp changes)."""
-    password_hash = _hash(password)
+    """The administrator sets a new password, which the user must replace at the next login; the user's
+    open sessions end."""
+    password_hash = _hash(password, name)
     with _change(engine, actor) as session:
-        _user_row(session, name).password_hash = password_hash
+        row = _user_row(session, name)
+        row.password_hash, row.must_change_password = password_hash, True
+        end_all_sessions(session, row)
         _record(engine, session, actor, "password reset", {"user": name})
 
 
-def _hash(password: str) -> str:
+def _hash(password: str, name: str) -> str:
     try:
-        return hash_password(password)
+        return hash_password(password, name)
     except PasswordRejected as rejected:
         raise AdminRefused(str(rejected), "password") from rejected
 

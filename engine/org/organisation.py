@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.org.accounts import initial_password_hash
+from engine.org.accounts import end_all_sessions, initial_password_hash
 from engine.store.models import Department, Role, User, UserRole
 
 ROLE_CATALOGUE: dict[str, str] = {
@@ -125,9 +125,12 @@ def _upsert_user(session: Session, entry: dict, roles: Iterable[str], initial_pa
     user = session.get(User, entry["name"]) or User(name=entry["name"])
     user.display_name = entry.get("display_name", entry["name"])
     user.department = entry.get("department")
-    user.active = entry.get("active", True)
+    was_active, user.active = user.active, entry.get("active", True)
+    if was_active and not user.active:
+        end_all_sessions(session, user)
     if initial_password and not user.password_hash:
         user.password_hash = initial_password_hash(initial_password)
+        user.must_change_password = True
     session.add(user)
     session.flush()
     session.execute(sa.delete(UserRole).where(UserRole.user_name == user.name))

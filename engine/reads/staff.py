@@ -3,7 +3,7 @@ case pages, intake, attachments, notices. `Engine.staff` is one of these."""
 
 from __future__ import annotations
 
-import hashlib
+import unicodedata
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -13,8 +13,9 @@ from engine import audit
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.org import access, accounts
-from engine.org.organisation import Actor, UnknownUser, active_user, load_actor
+from engine.org import access, accounts, sessions
+from engine.org.organisation import Actor, load_actor
+from engine.org.sessions import SignedIn
 from engine.reads import casediagram, casepage, notices, queues, search, views
 from engine.runtime import workitems
 from engine.runtime.assignment import REASSIGNERS
@@ -41,6 +42,19 @@ class AttachmentRejected(ValueError):
     """A file that may not be stored; the message is for the user."""
 
 
+def clean_filename(filename: str) -> str:
+    """The name to store for an uploaded file: its last path part, without control or format characters
+    (a name is shown on pages and sent back in a header), at most 200 characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(" " if unicodedata.category(char) == "Zs" else char for char in name
+                   if unicodedata.category(char)[0] != "C" and unicodedata.category(char) not in ("Zl", "Zp"))
+    name = name.strip(" .")
+    if len(name) > 200:
+        stem, dot, suffix = name.rpartition(".")
+        name = stem[:200 - len(suffix) - 1] + dot + suffix if dot and len(suffix) <= 10 else name[:200]
+    return name or "附件"
+
+
 def check_attachment(filename: str, size: int) -> str:
     """The content type to store for an acceptable file; raises AttachmentRejected otherwise."""
     suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -52,11 +66,6 @@ def check_attachment(filename: str, size: int) -> str:
     if size == 0:
         raise AttachmentRejected(f"附件“{filename}”是空文件")
     return ATTACHMENT_TYPES[suffix]
-
-
-def auth_stamp(password_hash: str | None) -> str:
-    """Changes when the password does, so a password change ends the user's other sessions."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 class EngineDoor(Protocol):
@@ -82,28 +91,41 @@ class StaffViews:
 
     # ---- accounts ---------------------------------------------------------------------------------
 
-    def login(self, name: str, password: str) -> tuple[Actor, str] | None:
-        """The actor and its session stamp for a correct login; None otherwise."""
+    def login(self, name: str, password: str) -> tuple[SignedIn, str] | None:
+        """The signed-in actor and the new session's id for a correct login; None otherwise."""
         with self.db.write() as session:
             if not accounts.authenticate(session, name, password):
                 return None
             user = session.get(User, name)
-            return load_actor(session, name), auth_stamp(user.password_hash)
+            return (SignedIn(load_actor(session, name), user.must_change_password),
+                    sessions.open_session(session, user, self.engine.now()))
 
-    def session_actor(self, name: str, stamp: str) -> Actor | None:
-        """The actor of a session cookie, if the user is still active and the password unchanged."""
+    def session_actor(self, session_id: str) -> SignedIn | None:
+        """Who is signed in under a session id, if the session is still alive (engine/org/sessions.py)."""
+        now = self.engine.now()
         with self.db.read() as session:
-            try:
-                user, actor = active_user(session, name)
-            except UnknownUser:
-                return None
-            return actor if auth_stamp(user.password_hash) == stamp else None
+            found = sessions.live_session(session, session_id, now)
+        if found is None:
+            return None
+        signed_in, stale = found
+        if stale:
+            with self.db.write() as session:
+                sessions.touch(session, session_id, now)
+        return signed_in
+
+    def logout(self, session_id: str) -> None:
+        with self.db.write() as session:
+            sessions.end_session(session, session_id)
+
+    def logout_everywhere(self, actor: Actor) -> None:
+        with self.db.write() as session:
+            accounts.end_all_sessions(session, session.get(User, actor.name))
 
     def change_password(self, actor: Actor, current: str, new: str) -> str:
-        """Returns the new session stamp."""
+        """Ends all the user's sessions; returns the id of a new one for the browser that changed it."""
         with self.db.write() as session:
             accounts.change_password(session, actor.name, current, new)
-            return auth_stamp(session.get(User, actor.name).password_hash)
+            return sessions.open_session(session, session.get(User, actor.name), self.engine.now())
 
     # ---- queues ------------------------------------------------------------------------------------
 
@@ -210,7 +232,8 @@ class StaffViews:
         if "petition_staff" not in actor.roles:
             raise Forbidden("只有信访室工作人员可以受理登记")
         validate_submission(self.intake_form(), data)
-        checked = [(name, content, check_attachment(name, len(content))) for name, content in files]
+        cleaned = [(clean_filename(name), content) for name, content in files]
+        checked = [(name, content, check_attachment(name, len(content))) for name, content in cleaned]
         case_id = self.engine.start_case(INTAKE[0], {}, actor)
         self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         with self.db.write() as session:

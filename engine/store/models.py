@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -221,6 +222,24 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(sa.ForeignKey("departments.code"))
     password_hash: Mapped[str | None] = mapped_column(sa.String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    # Random, rotated on password change, "log out everywhere" and deactivation: a login session is valid
+    # only while it carries the current value (engine/org/sessions.py).
+    session_token: Mapped[str] = mapped_column(sa.String(64), default=lambda: secrets.token_urlsafe(32))
+    # Set for initial passwords (organisation file, created or reset by an administrator).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random id, the table its hash, so logout ends it on the
+    server and a copy of the database does not hand out live cookies."""
+
+    __tablename__ = "login_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(sa.ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    user_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
 
 
 class UserRole(Base):

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from engine import Engine
+from engine.store.models import User
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "processes"))
@@ -37,6 +39,8 @@ def engine(database, clock) -> Engine:
     organisation and the processes/ diagrams deployed; the tests move the clock to walk deadlines."""
     engine = Engine(database, clock=clock)
     seed_organisation(engine)
+    with engine.db.write() as session:  # as if every demo user had replaced the initial password already
+        session.execute(sa.update(User).values(must_change_password=False))
     return engine
 
 

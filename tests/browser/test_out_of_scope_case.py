@@ -37,6 +37,7 @@ def test_out_of_scope_case(office, clock, engine):
     # The slip was due within 3 working days of registration (Fri 6 Mar 00:00). It is now Monday
     # 9 March: the coordination office's queue shows it overdue; the scheduler has told the leaders.
     clock.set(datetime.fromisoformat("2026-03-09T09:00:00+08:00"))
+    office.pages.clear()  # a week on, every session has timed out: each user signs in again
     engine.scheduler(owner="browser-test").drain()
     office.as_user("co_feng")
     office.goto("/tasks/?view=overdue")

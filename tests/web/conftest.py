@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engine import Engine, FakeClock
+from engine.store.models import User
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "processes"))
@@ -27,6 +29,8 @@ def clock() -> FakeClock:
 def engine(database, clock) -> Engine:
     engine = Engine(database, clock=clock)
     seed_organisation(engine)
+    with engine.db.write() as session:  # as if every demo user had replaced the initial password already
+        session.execute(sa.update(User).values(must_change_password=False))
     return engine
 
 

@@ -82,14 +82,16 @@ def test_sealed_item_only_for_principal_leader_and_petition_head(client, app, en
 def test_search_is_scoped_and_reporter_search_is_restricted_and_audited(client, app, engine, clock):
     case_id = _assigned_case(client, engine, clock)
     assert "XF-2026-000001" in client.get("/search/?accused=张").get_data(as_text=True)
-    assert "XF-2026-000001" in client.get("/search/?reporter=李").get_data(as_text=True)
+    found = post(client, "/search/", {"reporter": "李"}, token_from="/search/")
+    assert "XF-2026-000001" in found.get_data(as_text=True)
     with engine.db.read() as session:
         searched = session.scalars(sa.select(Event.actor).where(Event.kind == "reporter searched")).all()
     assert searched == ["xf_wang"]
     outsider = signed_in(app, "s2_zhou")
     page = outsider.get("/search/?accused=张").get_data(as_text=True)
     assert "共找到 0 件" in page
-    leader = signed_in(app, "leader_li").get("/search/?reporter=李&text=礼金").get_data(as_text=True)
+    leader = post(signed_in(app, "leader_li"), "/search/", {"reporter": "李", "text": "礼金"},
+                  token_from="/search/").get_data(as_text=True)
     assert 'name="reporter"' not in leader and "XF-2026-000001" in leader
     assert signed_in(app, "s1_liu").get("/search/?accused=张").get_data(as_text=True).count("XF-2026-000001") == 1
     assert case_id

@@ -72,6 +72,7 @@ def test_overdue_and_due_soon_are_marked_and_counted(client, engine, clock):
     page = client.get("/tasks/?view=due_soon").get_data(as_text=True)
     assert "拟办" in page and "即将到期" in page
     clock.advance(timedelta(days=10))
+    login(client, "xf_wang")  # ten days on, the session has timed out
     page = client.get("/tasks/?view=overdue").get_data(as_text=True)
     assert "已超期" in page and "XF-2026-000001" in page
     assert 'class="count alert">1<' in page

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"  # the lead re-chains this after 0006 on merge
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
