@@ -16,6 +16,7 @@ from engine.api import (
     UnknownUser,
     ValidationFailed,
     backup,
+    instance_folder,
     load_audit_key,
     load_organisation,
     parse_schedule,
@@ -34,7 +35,7 @@ def _engine(ctx: click.Context) -> Engine:
         database = Database(ctx.obj["database_url"])
         schema.upgrade(database)
         try:
-            database.audit_key = load_audit_key()
+            database.audit_key = load_audit_key(instance_folder(database.url))
         except ValueError as exc:
             _fail(str(exc))
         ctx.obj["engine"] = Engine(database)

@@ -53,7 +53,7 @@ from engine.secrets import vault
 from engine.secrets.keys import Keyring, default_key_file, load_keyring
 from engine.store import schema
 from engine.store.backup import BackupFailed, backup, restore
-from engine.store.db import Database
+from engine.store.db import Database, instance_folder
 from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
 from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers, parse_schedule
 from engine.timing.clock import Clock, FakeClock, SystemClock
@@ -66,8 +66,8 @@ __all__ = [
     "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
     "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected",
     "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed", "administration",
-    "backup", "check_attachment", "load_audit_key", "load_organisation", "may_search_reporters", "parse_schedule",
-    "read_paths", "restore", "schema",
+    "backup", "check_attachment", "instance_folder", "load_audit_key", "load_organisation", "may_search_reporters",
+    "parse_schedule", "read_paths", "restore", "schema",
 ]
 
 

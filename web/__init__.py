@@ -17,7 +17,7 @@ from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 
 from engine import Engine
-from engine.api import ABSOLUTE_TIMEOUT, load_audit_key
+from engine.api import ABSOLUTE_TIMEOUT, Database, instance_folder, load_audit_key
 from web.current import current_engine
 
 csrf = CSRFProtect()
@@ -54,8 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     if production is None:
         production = app.config["XINFANG_ENV"] == "production"
     app.config["SECRET_KEY"] = _secret_key(app, production)
-    # the audit key as the CLI loads it: a web process writing plain events after keyed ones would read as a rewrite
-    app.extensions["xinfang"] = engine or Engine(app.config["DATABASE_URL"], audit_key=load_audit_key())
+    app.extensions["xinfang"] = engine or _engine(app.config["DATABASE_URL"])
 
     from web import admin, assets, auth, cases, errors, filters, hardening, home, intake, nav, notices, search, tasks
 
@@ -70,6 +69,13 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.register_blueprint(blueprint)
     auth.throttle_logins(app)  # wraps the registered login view
     return app
+
+
+def _engine(url: str | None) -> Engine:
+    """The engine of an app started without one (e.g. by gunicorn), keyed as the CLI keys it: a process
+    writing plain audit rows after keyed ones would read as a rewrite."""
+    database = Database(url)
+    return Engine(database, audit_key=load_audit_key(instance_folder(database.url)))
 
 
 def _secret_key(app: Flask, production: bool) -> str:

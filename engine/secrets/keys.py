@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from engine.errors import EngineError
+from engine.store.db import instance_folder
 
 ENV_KEY = "XINFANG_DATA_KEY"
 ENV_PREVIOUS = "XINFANG_PREVIOUS_DATA_KEYS"
@@ -198,16 +199,7 @@ def _write_file(path: Path, keys: Mapping[str, bytes], current: str) -> None:
 
 
 def default_key_file(database_url: str) -> Path:
-    """Beside the SQLite database (the embedded set-up keeps both in `instance/`), else in `instance/`."""
-    path = url_path(database_url)
-    return (path.parent if path else Path("instance")) / KEY_FILE_NAME
-
-
-def url_path(database_url: str) -> Path | None:
-    if not database_url.startswith("sqlite"):
-        return None
-    database = database_url.split("///", 1)[1] if "///" in database_url else ""
-    return Path(database) if database and database != ":memory:" else None
+    return instance_folder(database_url) / KEY_FILE_NAME
 
 
 def load_keyring(key_file: Path, environ: Mapping[str, str] = os.environ) -> Keyring:

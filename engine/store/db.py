@@ -20,6 +20,16 @@ def default_url() -> str:
     return os.environ.get("XINFANG_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+def instance_folder(database_url: str) -> Path:
+    """Where an installation keeps its key files: beside its SQLite database (the embedded set-up keeps both
+    in `instance/`), else `instance/` of the working directory."""
+    if database_url.startswith("sqlite") and "///" in database_url:
+        database = database_url.split("///", 1)[1]
+        if database and database != ":memory:":
+            return Path(database).parent
+    return DEFAULT_SQLITE_PATH.parent
+
+
 def normalise_url(url: str) -> str:
     """Accept the plain `postgresql://` form operators write; we talk to PostgreSQL through psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
