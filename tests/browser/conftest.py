@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from engine import Engine
-from engine.store.models import User
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "processes"))
 
-from chain import seed_organisation  # noqa: E402
+from chain import seed_staff  # noqa: E402
 from office import Office  # noqa: E402
 
 from web import create_app  # noqa: E402
@@ -38,9 +36,7 @@ def engine(database, clock) -> Engine:
     """The engine on the root fixtures' database and fake clock (Mon 2 March 2026, 09:00), with the demo
     organisation and the processes/ diagrams deployed; the tests move the clock to walk deadlines."""
     engine = Engine(database, clock=clock)
-    seed_organisation(engine)
-    with engine.db.write() as session:  # as if every demo user had replaced the initial password already
-        session.execute(sa.update(User).values(must_change_password=False))
+    seed_staff(engine)
     return engine
 
 

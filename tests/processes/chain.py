@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import Engine, FakeClock
 from engine.bpmn.deployments import read_paths
 from engine.org.organisation import load_organisation
-from engine.store.models import Notice, Petition
+from engine.store.models import Notice, Petition, User
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -167,6 +167,14 @@ def seed_organisation(engine: Engine) -> None:
     with engine.db.write() as session:
         load_organisation(session, ORGANISATION)
     engine.deploy(read_paths([PROCESSES]), by="setup")
+
+
+def seed_staff(engine: Engine) -> None:
+    """The demo organisation as the web and browser tests meet it: every user has already replaced the
+    initial password (the first-login change is tested on its own)."""
+    seed_organisation(engine)
+    with engine.db.write() as session:
+        session.execute(sa.update(User).values(must_change_password=False))
 
 
 # ---- coverage --------------------------------------------------------------------------------------------

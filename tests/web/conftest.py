@@ -7,15 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from engine import Engine, FakeClock
-from engine.store.models import User
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "processes"))
 
-from chain import seed_organisation  # noqa: E402
+from chain import seed_staff  # noqa: E402
 
 from web import create_app  # noqa: E402
 
@@ -28,9 +26,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def engine(database, clock) -> Engine:
     engine = Engine(database, clock=clock)
-    seed_organisation(engine)
-    with engine.db.write() as session:  # as if every demo user had replaced the initial password already
-        session.execute(sa.update(User).values(must_change_password=False))
+    seed_staff(engine)
     return engine
 
 

@@ -28,6 +28,11 @@ def post(client: FlaskClient, path: str, data: dict | None = None, token_from: s
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)}, **kwargs)
 
 
+def search_reporter(client: FlaskClient, name: str):
+    """The reporter search as its page sends it: a POST, so the name is in no URL, history or log."""
+    return post(client, "/search/", {"reporter": name})
+
+
 REGISTRATION_FORM = {
     "received_on": "2026-03-02", "channel": "letter", "source": "direct", "urgency": "normal",
     "summary": "某街道城建办主任张某在工程招标中收受施工方礼金", "problem_type": "integrity",

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from support import REGISTRATION_FORM, csrf_token, login, post, register
 
 from engine.reads.staff import clean_filename
+from engine.secrets import vault
 from engine.store.models import Attachment, Event
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
@@ -159,7 +160,10 @@ def test_the_reporter_is_searched_by_post_only(app, engine):
     assert "XF-2026-000001" in response.get_data(as_text=True)
     with engine.db.read() as session:
         searched = session.scalars(sa.select(Event.payload).where(Event.kind == "reporter searched")).all()
-    assert [json.loads(payload)["reporter"] for payload in searched] == ["李某"]
+    # the event names the search by its blind-index token, never by the name (engine/secrets/vault.py)
+    assert [json.loads(payload)["reporter_token"] for payload in searched] == [
+        vault.search_digest(engine.keyring, "李某")]
+    assert all("李某" not in payload for payload in searched)
     assert client.post("/search/", data={"reporter": "李某"}).status_code == 400  # CSRF as every form
 
 
