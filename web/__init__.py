@@ -57,7 +57,22 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     # the audit key as the CLI loads it: a web process writing plain events after keyed ones would read as a rewrite
     app.extensions["xinfang"] = engine or Engine(app.config["DATABASE_URL"], audit_key=load_audit_key())
 
-    from web import admin, assets, auth, cases, errors, filters, hardening, home, intake, nav, notices, search, tasks
+    from web import (
+        admin,
+        assets,
+        auth,
+        cases,
+        errors,
+        filters,
+        hardening,
+        home,
+        intake,
+        nav,
+        notices,
+        recusal,
+        search,
+        tasks,
+    )
 
     hardening.register(app)
     _one_snapshot_per_request(app)
@@ -66,7 +81,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     filters.register(app)
     errors.register(app)
     nav.register(app)
-    for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp):
+    for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp,
+                      recusal.bp):
         app.register_blueprint(blueprint)
     auth.throttle_logins(app)  # wraps the registered login view
     return app
