@@ -9,7 +9,7 @@ from support import REGISTRATION_FORM, SIGN_OFF, login, post, register, signed_i
 
 from engine import Forbidden
 from engine.org.organisation import apply_organisation
-from engine.store.models import Attachment, Event, Petition
+from engine.store.models import Attachment, Event, Petition, User
 
 
 def _assigned_case(client, engine, clock, department="supervision_1") -> int:
@@ -112,6 +112,7 @@ def _user(engine, name: str, display_name: str, department: str, *roles: str) ->
     with engine.db.write() as session:
         apply_organisation(session, {"initial_password": "xinfang-demo", "users": [
             {"name": name, "display_name": display_name, "department": department, "roles": list(roles)}]})
+        session.execute(sa.update(User).where(User.name == name).values(must_change_password=False))
 
 
 def test_nobody_reads_an_item_that_accuses_them_whatever_their_role(client, app, engine, clock):
