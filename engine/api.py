@@ -48,6 +48,8 @@ from engine.reads.staff import (
 from engine.runtime import workitems
 from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
+from engine.runtime.recusal import KINDS as RECUSAL_KINDS
+from engine.runtime.recusal import RecusalInvalid
 from engine.runtime.scheduler import TimerScheduler
 from engine.secrets import vault
 from engine.secrets.keys import Keyring, default_key_file, load_keyring
@@ -65,9 +67,9 @@ __all__ = [
     "MIN_PASSWORD_LENGTH", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused",
     "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
     "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected",
-    "QueueQuery", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed", "administration",
-    "backup", "check_attachment", "instance_folder", "load_audit_key", "load_organisation", "may_search_reporters",
-    "parse_schedule", "read_paths", "restore", "schema",
+    "QueueQuery", "RECUSAL_KINDS", "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails",
+    "ValidationFailed", "administration", "backup", "check_attachment", "instance_folder", "load_audit_key",
+    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
 
 

@@ -56,7 +56,22 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.config["SECRET_KEY"] = _secret_key(app, production)
     app.extensions["xinfang"] = engine or _engine(app.config["DATABASE_URL"])
 
-    from web import admin, assets, auth, cases, errors, filters, hardening, home, intake, nav, notices, search, tasks
+    from web import (
+        admin,
+        assets,
+        auth,
+        cases,
+        errors,
+        filters,
+        hardening,
+        home,
+        intake,
+        nav,
+        notices,
+        recusal,
+        search,
+        tasks,
+    )
 
     hardening.register(app)
     _one_snapshot_per_request(app)
@@ -65,7 +80,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     filters.register(app)
     errors.register(app)
     nav.register(app)
-    for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp):
+    for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp,
+                      recusal.bp):
         app.register_blueprint(blueprint)
     auth.throttle_logins(app)  # wraps the registered login view
     return app

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, jsonify, render_template
+from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, url_for
 
+from engine.api import RecusalInvalid
+from web import recusal
 from web.current import current_engine
 from web.tasks import CATEGORIES, CHANNELS
 
@@ -15,9 +17,29 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 @bp.get("/<int:case_id>")
 def show(case_id: int):
+    return case_page(case_id)
+
+
+def case_page(case_id: int, recusal_form=None, status: int = 200):
+    """The case page; `recusal_form` is a request form given back with what was typed and its messages."""
     page = current_engine().staff.case_page(case_id, g.actor)
     return render_template("cases/show.html", page=page, ctx=page["context"], channels=CHANNELS,
-                           categories=CATEGORIES)
+                           categories=CATEGORIES, recusal=recusal_form or recusal.request_form(case_id)), status
+
+
+@bp.post("/<int:case_id>/recusal")
+def request_recusal(case_id: int):
+    form = recusal.request_form(case_id)
+    if form.validate_on_submit():
+        try:
+            current_engine().staff.request_recusal(case_id, g.actor, form.staff_name.data or "",
+                                                   form.raised_by.data or "", form.reason.data or "")
+        except RecusalInvalid as refused:
+            recusal.refuse_on(form, refused)
+        else:
+            flash("回避申请已提交，由信访室主任决定", "info")
+            return redirect(url_for("cases.show", case_id=case_id))
+    return case_page(case_id, form, recusal.INVALID)
 
 
 @bp.get("/<int:case_id>/diagram.json")

@@ -30,4 +30,4 @@ def register(app: Flask) -> None:
         if g.get("actor") is None:
             return {}
         return {"nav_counts": counts(), "nav_unread": _figures()["unread"],
-                "view_labels": VIEW_LABELS}
+                "nav_recusals": current_engine().staff.pending_recusals(g.actor), "view_labels": VIEW_LABELS}

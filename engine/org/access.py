@@ -11,7 +11,8 @@ the database: a row outside it is never loaded, let alone shown.
   them now. Scope follows the current assignment, not history: a colleague who claimed and released a
   task, or a reviewer whose review is done, no longer reads the case; a handler who completed a task
   still does, through the department.
-- Nobody reads an item that accuses them (`about_reader`), whatever their role.
+- Nobody reads an item that accuses them (`about_reader`), whatever their role, nor an item the
+  petition-office head has approved their recusal from (`recused_from`, engine/runtime/recusal.py).
 Reporter identity, and the attachments (the scanned letter names the reporter): the petition office,
 and the handling department's handlers of that item.
 """
@@ -26,7 +27,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.org.organisation import Actor
-from engine.store.models import Case, Department, Petition, PetitionAccused, WorkItem, WorkItemCandidate
+from engine.store.models import (
+    Case,
+    Department,
+    Petition,
+    PetitionAccused,
+    RecusalRequest,
+    WorkItem,
+    WorkItemCandidate,
+)
 
 PETITION_OFFICE = frozenset({"petition_staff", "petition_head"})
 OFFICE_WIDE = PETITION_OFFICE | {"leader_in_charge", "principal_leader", "auditor"}
@@ -82,6 +91,12 @@ def about_reader(actor: Actor):
                              sa.or_(accused.unit.is_(None), ~elsewhere))
 
 
+def recused_from(actor: Actor):
+    """The head approved a recusal request naming the reader on this item."""
+    return sa.exists().where(RecusalRequest.case_id == Case.id, RecusalRequest.staff_name == actor.name,
+                             RecusalRequest.status == "approved")
+
+
 def _sealed_readable(actor: Actor):
     if actor.roles & SEALED_ANY:
         return sa.true()
@@ -100,7 +115,7 @@ def case_scope(actor: Actor):
             involved.append(Petition.handling_department == actor.department)
         open_items = sa.or_(*involved)
     readable = sa.or_(sa.and_(~sealed, open_items), sa.and_(sealed, _sealed_readable(actor)))
-    return sa.and_(readable, ~about_reader(actor))
+    return sa.and_(readable, ~about_reader(actor), ~recused_from(actor))
 
 
 def scoped_cases(actor: Actor) -> sa.Select:

@@ -17,7 +17,7 @@ from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
 from engine.reads import casediagram, casepage, notices, queues, search, views
-from engine.runtime import workitems
+from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
 from engine.secrets import vault
@@ -143,7 +143,8 @@ class StaffViews:
             return dict(session.execute(sa.select(Department.code, Department.name).order_by(Department.code)).all())
 
     def colleagues(self, task_id: str, actor: Actor) -> list[dict[str, str]]:
-        """Active users who could take the task over (same role and department), the actor excepted."""
+        """Active users who could take the task over (same role and department), the actor and anyone who
+        must recuse from the item excepted."""
         with self.db.read() as session:
             item = self._item(session, task_id)
             unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
@@ -153,7 +154,8 @@ class StaffViews:
             found = []
             for user in users:
                 other = load_actor(session, user.name)
-                if workitems.may_work_on(other, unassigned):
+                if workitems.may_work_on(other, unassigned) and \
+                        not recusal.conflict(session, self.engine.keyring, item.case_id, other):
                     found.append({"name": user.name, "display_name": user.display_name})
             return found
 
@@ -273,6 +275,61 @@ class StaffViews:
                              payload={"reporter_token": vault.search_digest(self.engine.keyring, query.reporter),
                                       "key_id": self.engine.keyring.current, "results": found["total"]})
         return found
+
+    # ---- recusal (engine/runtime/recusal.py) ---------------------------------------------------------
+
+    def recusal_declarations(self, actor: Actor) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            return recusal.declarations(session, actor.name)
+
+    def declare_recusal(self, actor: Actor, kind: str, person_name: str, unit: str, note: str) -> int:
+        with self.db.write() as session:
+            return recusal.declare(session, actor, kind, person_name, unit, note, self.engine.now())
+
+    def withdraw_recusal(self, actor: Actor, declaration_id: int) -> None:
+        with self.db.write() as session:
+            recusal.withdraw(session, actor, declaration_id, self.engine.now())
+
+    def recusal_form(self, case_id: int, actor: Actor) -> dict[str, Any]:
+        """What the case page's request form offers: the staff to name (only oneself unless the reader
+        may record requests for the reporter or the accused), and this case's requests for the office."""
+        with self.db.read() as session:
+            views.scoped_case(session, actor, case_id)
+            on_behalf = bool(actor.roles & recusal.ON_BEHALF)
+            users = session.execute(sa.select(User.name, User.display_name).where(User.active.is_(True))
+                                    .order_by(User.name)).all()
+            staff = [{"name": n, "display_name": d} for n, d in users if on_behalf or n == actor.name]
+            raisers = recusal.RAISERS if on_behalf else {"self": recusal.RAISERS["self"]}
+            # who asked for whose recusal may point at the reporter: the petition office only
+            filed = recusal.requests(session, case_id=case_id) if on_behalf else []
+            return {"staff": staff, "raisers": raisers, "requests": filed}
+
+    def request_recusal(self, case_id: int, actor: Actor, staff_name: str, raised_by: str, reason: str) -> int:
+        with self.db.write() as session:
+            views.scoped_case(session, actor, case_id)
+            return recusal.file_request(session, actor, case_id, staff_name, raised_by, reason, self.engine.now())
+
+    def recusal_requests(self, actor: Actor, pending_only: bool = True) -> list[dict[str, Any]]:
+        self._only_deciders(actor)
+        with self.db.read() as session:
+            return recusal.requests(session, status="pending" if pending_only else None)
+
+    def pending_recusals(self, actor: Actor) -> int | None:
+        """The count for the navigation: the head's pending decisions; None for everyone else."""
+        if not actor.roles & recusal.DECIDERS:
+            return None
+        with self.db.read() as session:
+            return recusal.pending_count(session)
+
+    def decide_recusal(self, request_id: int, actor: Actor, approve: bool, note: str) -> None:
+        self._only_deciders(actor)
+        with self.db.write() as session:
+            recusal.decide(session, actor, request_id, approve, note, self.engine.now())
+
+    @staticmethod
+    def _only_deciders(actor: Actor) -> None:
+        if not actor.roles & recusal.DECIDERS:
+            raise Forbidden("只有信访室主任可以决定回避申请")
 
     # ---- notices -----------------------------------------------------------------------------------
 

@@ -27,9 +27,8 @@ from engine.bpmn.expressions import Budget
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
-from engine.org import access
-from engine.org.organisation import Actor
-from engine.runtime import assignment, incidents, timers, workitems
+from engine.org.organisation import Actor, UnknownUser, load_actor
+from engine.runtime import assignment, incidents, recusal, timers, workitems
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
@@ -40,19 +39,11 @@ from engine.runtime.stepping import run_engine
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
-from engine.store.models import Case, Deployment, Event, Petition, Timer, WorkItem
+from engine.store.models import Case, Deployment, Event, Timer, WorkItem
 from engine.timing.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
 from engine.timing.clock import Clock, clock_scope
 
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
-RECUSED = "被反映人应当回避，不能领取或办理反映其本人的件"
-
-
-def _recuse(session: Session, item: WorkItem, actor: Actor) -> None:
-    """A task offered to someone's role is still not theirs to take up if the item accuses them (回避)."""
-    accused = sa.select(Petition.id).where(Petition.case_id == item.case_id, access.about_reader(actor))
-    if session.scalar(accused) is not None:
-        raise Forbidden(RECUSED)
 
 # The statements every command runs, built once: SQLAlchemy caches a statement's compiled form on the
 # statement object, so reusing them skips building, keying and compiling them per command. Through the
@@ -157,7 +148,7 @@ class CommandRunner:
     def claim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
             item = self._work_item(session, task_id)
-            _recuse(session, item, actor)
+            self._recuse(session, item, actor)
             assignment.claim(session, item, actor, self.clock.now())
 
     def unclaim(self, task_id: str, actor: Actor) -> None:
@@ -167,7 +158,9 @@ class CommandRunner:
     def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
             item = self._work_item(session, task_id)
-            _recuse(session, item, to)
+            reason = recusal.conflict_for_other(session, self.keyring, item.case_id, to)
+            if reason:
+                raise Forbidden(reason)
             assignment.reassign(session, item, actor, to, self.clock.now())
 
     def fire_timer(self, timer_id: int, owner: str, resolution: Resolution | None = None,
@@ -245,10 +238,34 @@ class CommandRunner:
             if not workitems.may_work_on(actor, item):
                 who = f"已由 {item.assignee} 领取" if item.assignee else "您不是该任务的候选人"
                 raise Forbidden(f"不能办理该任务：{who}")
-            _recuse(scope.session, item, actor)
+            self._recuse(scope.session, item, actor)
             return act(scope, item)
 
         return self._execute(case_id, actor, guarded, command, resolution)
+
+    def _unassign_recused(self, session: Session, case_id: int, created: list[WorkItem]) -> list[str]:
+        """A diagram may assign a new task to a user by name; one who must recuse gets it not, the task
+        stays with the other candidates. Returns whom it was taken from (for the command's event)."""
+        taken = []
+        for item in created:
+            if not item.assignee:
+                continue
+            try:
+                assignee = load_actor(session, item.assignee)
+            except UnknownUser:
+                continue
+            if recusal.conflict(session, self.keyring, case_id, assignee):
+                taken.append(item.assignee)
+                item.assignee = None
+                session.flush()
+                workitems.copy_assignee(session, item.id, None)
+        return taken
+
+    def _recuse(self, session: Session, item: WorkItem, actor: Actor) -> None:
+        """A task offered to someone's role is still not theirs to take up if they must recuse (回避)."""
+        reason = recusal.conflict(session, self.keyring, item.case_id, actor)
+        if reason:
+            raise Forbidden(reason)
 
     def _execute(self, case_id: int, actor: Actor, act: Callable[[_Scope], _Outcome], command: dict,
                  resolution: Resolution | None = None) -> int:
@@ -351,7 +368,8 @@ class CommandRunner:
             if run:
                 run_engine(workflow, skip)
             finished = is_finished(workflow)
-            workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(), scope.now)
+            created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(),
+                                     scope.now)
             timers.sync(session, case.id, workflow)
         except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
             raise Failure(error) from error
@@ -368,6 +386,9 @@ class CommandRunner:
             raise Conflict(self._conflict_message(session, outcome.task_id))
         case.version += 1
         payload = {**outcome.payload, "delta": data_delta(before, after)}
+        unassigned = self._unassign_recused(session, case.id, created)
+        if unassigned:
+            payload["recused_assignees"] = unassigned
         # The audit head row stays locked from the append to the commit, serialising every writer on
         # PostgreSQL: write the pending work-item and timer rows before taking it, not after.
         session.flush()

@@ -389,3 +389,42 @@ class ReporterNameToken(Base):
 
     record_id: Mapped[int] = mapped_column(sa.ForeignKey("reporter_vault.id", ondelete="CASCADE"), primary_key=True)
     token: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+
+
+class RecusalDeclaration(Base):
+    """A relation or interest a staff member declared (回避申报): a person and/or a unit. Withdrawing
+    keeps the row (marked withdrawn) so the history of what was declared stays readable."""
+
+    __tablename__ = "recusal_declarations"
+    __table_args__ = (sa.Index("ix_recusal_declarations_user_active", "user_name", "withdrawn_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(sa.ForeignKey("users.name"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    person_name: Mapped[str | None] = mapped_column(sa.String(100))
+    unit: Mapped[str | None] = mapped_column(sa.String(200))
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    declared_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class RecusalRequest(Base):
+    """A request that a staff member recuse themselves from one item, filed by the staff member or
+    recorded for the reporter or the accused; the petition-office head decides. An approved one takes
+    the item out of that person's scope (engine/org/access.py)."""
+
+    __tablename__ = "recusal_requests"
+    __table_args__ = (sa.Index("ix_recusal_requests_case_staff", "case_id", "staff_name", "status"),
+                      sa.Index("ix_recusal_requests_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    staff_name: Mapped[str] = mapped_column(sa.ForeignKey("users.name"))
+    raised_by: Mapped[str] = mapped_column(sa.String(20))  # self | reporter | accused
+    reason: Mapped[str] = mapped_column(sa.Text)
+    filed_by: Mapped[str] = mapped_column(sa.String(100))
+    filed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(sa.String(100))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(sa.Text)
