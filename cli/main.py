@@ -47,15 +47,15 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _json_option(text: str | None) -> dict:
+def _json_option(text: str | None, option: str = "--data") -> dict:
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail(f"--data 不是合法的 JSON：{exc}")
+        _fail(f"{option} 不是合法的 JSON：{exc}")
     if not isinstance(value, dict):
-        _fail("--data 必须是 JSON 对象")
+        _fail(f"{option} 必须是 JSON 对象")
     return value
 
 
@@ -178,6 +178,30 @@ def cases_start(ctx: click.Context, process_id: str, data: str | None, user: str
     """Start a case on the newest deployment; prints the case id."""
     engine = _engine(ctx)
     click.echo(engine.start_case(process_id, _json_option(data), engine.actor(user)))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--keys", help='correlation keys as a JSON object, e.g. {"businessKey": "2026-001"}')
+@click.option("--data", help="message variables as a JSON object")
+@click.option("--user", default="admin", show_default=True)
+@click.pass_context
+def message(ctx: click.Context, name: str, keys: str | None, data: str | None, user: str) -> None:
+    """Correlate a message to the one case waiting for it (or start the process it starts); prints the case id."""
+    engine = _engine(ctx)
+    click.echo(engine.correlate(name, _json_option(keys, "--keys"), _json_option(data), engine.actor(user)))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--data", help="signal variables as a JSON object")
+@click.option("--user", default="admin", show_default=True)
+@click.pass_context
+def signal(ctx: click.Context, name: str, data: str | None, user: str) -> None:
+    """Broadcast a signal to every waiting case and every process it starts; prints the case ids."""
+    engine = _engine(ctx)
+    reached = engine.signal(name, _json_option(data), engine.actor(user))
+    click.echo(" ".join(map(str, reached)) if reached else f"没有等待信号“{name}”的案件")
 
 
 @cases.command("show")

@@ -45,7 +45,7 @@ from engine.reads.staff import (
     StaffViews,
     check_attachment,
 )
-from engine.runtime import workitems
+from engine.runtime import correlation, workitems
 from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.runtime.recusal import KINDS as RECUSAL_KINDS
@@ -162,11 +162,22 @@ class Engine:
 
     # ---- commands ------------------------------------------------------------------------------
 
-    def start_case(self, process_id: str, data: dict[str, Any] | None, actor: Actor) -> int:
-        return self.commands.start(process_id, data or {}, actor)
+    def start_case(self, process_id: str, data: dict[str, Any] | None, actor: Actor,
+                   business_key: str | None = None) -> int:
+        return self.commands.start(process_id, data or {}, actor, business_key)
 
     def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None = None) -> None:
         self.commands.complete(task_id, actor, data or {})
+
+    def correlate(self, message: str, keys: Mapping[str, Any] | None, data: Mapping[str, Any] | None,
+                  actor: Actor) -> int:
+        """Deliver a message (Camunda's correlation: message name + `businessKey` and variables in `keys`)
+        to the one case waiting for it, or start the one process it starts; returns the case id."""
+        return correlation.correlate(self.db, self.specs, self.commands, message, keys or {}, data or {}, actor)
+
+    def signal(self, name: str, data: Mapping[str, Any] | None, actor: Actor) -> list[int]:
+        """Broadcast a signal to every waiting case and every process it starts; returns the case ids."""
+        return correlation.broadcast(self.db, self.specs, self.commands, name, data or {}, actor)
 
     def claim(self, task_id: str, actor: Actor) -> None:
         self.commands.claim(task_id, actor)

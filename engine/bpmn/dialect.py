@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
@@ -98,10 +99,21 @@ class _ProcessParser(ProcessParser):
         return spec
 
 
+class _StartEventParser(CamundaStartEventParser):
+    """Keeps `isInterrupting`, which SpiffWorkflow drops: an interrupting event subprocess cancels the
+    rest of its process when it starts (engine/runtime/commands.py)."""
+
+    def create_task(self):
+        task = super().create_task()
+        task.interrupting = self.node.get("isInterrupting") != "false"
+        return task
+
+
 class XinfangParser(CamundaParser):
     PROCESS_PARSER_CLASS = _ProcessParser
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (_UserTaskParser, XinfangUserTask),
         full_tag("serviceTask"): (_ServiceTaskParser, HandlerServiceTask),
+        full_tag("startEvent"): (_StartEventParser, StartEvent),
     }

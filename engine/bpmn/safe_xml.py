@@ -7,6 +7,7 @@ entities or touches the network.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from defusedxml import DefusedXmlException
@@ -89,6 +90,12 @@ def normalise(tree: etree._ElementTree) -> list[Expression]:
             python = to_python_timer(source)
             found.append(Expression(_owner_id(node), node.sourceline, tag, "eval", source, python))
             node.text = python
+    for node in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
+        # Camunda writes the collection as an expression, SpiffWorkflow reads it as a variable name.
+        collection = node.get(f"{{{CAMUNDA_NS}}}collection")
+        bare = re.fullmatch(r"\$\{\s*([A-Za-z_]\w*)\s*\}", collection or "")
+        if bare:
+            node.set(f"{{{CAMUNDA_NS}}}collection", bare.group(1))
     for node in root.iter(f"{{{BPMN_NS}}}script"):
         if node.text and node.text.strip():
             found.append(Expression(_owner_id(node), node.sourceline, "script", "exec", node.text, node.text))

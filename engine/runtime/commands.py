@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
@@ -28,7 +29,7 @@ from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor, UnknownUser, load_actor
-from engine.runtime import assignment, incidents, recusal, timers, workitems
+from engine.runtime import assignment, incidents, recusal, subscriptions, timers, workitems
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
@@ -110,18 +111,27 @@ class CommandRunner:
 
     # ---- the commands -------------------------------------------------------------------------
 
-    def start(self, process_id: str, data: dict[str, Any], actor: Actor) -> int:
+    def start(self, process_id: str, data: dict[str, Any], actor: Actor, business_key: str | None = None,
+              trigger: Trigger | None = None) -> int:
+        """`trigger`: the message or signal a start event of the process catches (else its none start)."""
         with clock_scope(self.clock):
             try:
                 with self.db.write() as session:
-                    case, workflow, payload = self._new_case(session, process_id, data, actor)
+                    case, workflow, payload = self._new_case(session, process_id, data, actor, business_key)
                     scope = self._scope(session, case, workflow, actor)
+                    if trigger is not None:
+                        try:
+                            run_engine(workflow)
+                            _catch(workflow, trigger, lambda spec: spec.bpmn_id == trigger.bpmn_id)
+                        except SpiffWorkflowException as error:
+                            raise Failure(error) from error
+                        payload = {**payload, **trigger.audit()}
                     self._finish(scope, {}, _Outcome("start", payload), run=True)
                 self._keep(case.id, case.version, workflow)
                 return case.id
             except Failure as failure:
                 with self.db.write() as session:
-                    case, workflow, payload = self._new_case(session, process_id, data, actor)
+                    case, workflow, payload = self._new_case(session, process_id, data, actor, business_key)
                     self._finish(self._scope(session, case, workflow, actor), {}, _Outcome("start", payload),
                                  run=False)
                 self._raise_incident(case.id, actor, failure, {"command": "run", "actor": actor_record(actor)})
@@ -144,6 +154,29 @@ class CommandRunner:
         """Advance the engine without external input: what retry/skip use after a failed start."""
         return self._execute(case_id, actor, lambda scope: _Outcome("run", {}),
                              {"command": "run", "actor": actor_record(actor)}, resolution)
+
+    def deliver(self, case_id: int, trigger: Trigger, actor: Actor, resolution: Resolution | None = None) -> int:
+        """Hand a message to the one task it was correlated to, or a signal to every task of the case
+        waiting for it. The case's version guards it: a second delivery of the same message finds the
+        task no longer waiting and is refused."""
+        def act(scope: _Scope) -> _Outcome:
+            if trigger.task_id == str(scope.workflow.task_tree.id):
+                caught = _start_event_subprocess(scope.workflow, trigger)
+            elif trigger.task_id is None:
+                caught = _catch(scope.workflow, trigger, lambda spec: True)
+                caught += _start_event_subprocess(scope.workflow, trigger)
+            else:
+                task = scope.workflow.get_task_from_id(UUID(trigger.task_id))
+                if task is None or task.state != TaskState.WAITING:
+                    raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
+                caught = _catch(scope.workflow, trigger, lambda spec: spec is task.task_spec, [task])
+            if not caught:
+                raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
+            return _Outcome(f"{trigger.kind}_received", trigger.audit(), address(caught[0]), str(caught[0].id))
+
+        return self._execute(case_id, actor, act, {"command": "deliver", **trigger.audit(),
+                                                   "task_id": trigger.task_id, "actor": actor_record(actor)},
+                             resolution)
 
     def claim(self, task_id: str, actor: Actor) -> None:
         with clock_scope(self.clock), self.db.write() as session:
@@ -308,8 +341,8 @@ class CommandRunner:
         workflow.script_engine = script_engine
         return _Scope(session, case, workflow, actor, now, script_engine)
 
-    def _new_case(self, session: Session, process_id: str, data: dict,
-                  actor: Actor) -> tuple[_CaseRef, BpmnWorkflow, dict]:
+    def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor,
+                  business_key: str | None = None) -> tuple[_CaseRef, BpmnWorkflow, dict]:
         """The new case row and workflow, and the start event's payload; reporter fields given at the
         start are sealed before the workflow or the row sees them."""
         deployment = session.scalars(
@@ -323,7 +356,7 @@ class CommandRunner:
         now = self.clock.now()
         case = Case(process_id=process_id, deployment_id=deployment.id, status="running", state="",
                     format_version=FORMAT_VERSION, data={}, version=0, created_by=actor.name,
-                    created_at=now, updated_at=now)
+                    created_at=now, updated_at=now, business_key=business_key)
         session.add(case)
         session.flush()  # the vault binds sealed values to the case id
         data, sealed = vault.seal(session, self.keyring, case.id, data, confidential_fields(loaded), now)
@@ -371,6 +404,7 @@ class CommandRunner:
             created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(),
                                      scope.now)
             timers.sync(session, case.id, workflow)
+            subscriptions.sync(session, case.id, workflow)
         except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
             raise Failure(error) from error
         after = case_data(workflow)
@@ -440,9 +474,67 @@ class CommandRunner:
             with self.db.read() as session:
                 data = vault.Revealer(session, self.keyring, case_id).data(command["data"])
             return self.complete(command["task_id"], original, data, resolution)
+        if command["command"] == "deliver":
+            trigger = Trigger(command["kind"], command["name"], command["data"], command["task_id"])
+            return self.deliver(case_id, trigger, original, resolution)
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
             return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
         return self.run(case_id, original, resolution)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A message or signal from outside the case: its variables become case data (as in Camunda)."""
+
+    kind: str  # message | signal
+    name: str
+    data: dict
+    task_id: str | None = None  # the correlated task (messages); signals reach every waiting task
+    bpmn_id: str | None = None  # the start event a new case is started by
+
+    @property
+    def label(self) -> str:
+        return f"{'消息' if self.kind == 'message' else '信号'}“{self.name}”"
+
+    def audit(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "data": self.data}
+
+
+def _catch(workflow: BpmnWorkflow, trigger: Trigger, chosen, tasks: list[Task] | None = None) -> list[Task]:
+    """Let the chosen waiting tasks catch the trigger, as SpiffWorkflow's event manager does per task."""
+    caught = []
+    for task in tasks if tasks is not None else subscriptions.waiting(workflow):
+        for kind, name, definition in subscriptions.definitions(task.task_spec):
+            if kind != trigger.kind or name != trigger.name or not chosen(task.task_spec):
+                continue
+            task.data.update(trigger.data)
+            payload = trigger.data if kind == "signal" else {"payload": trigger.data,
+                                                              "result_var": getattr(definition, "result_var", None)}
+            task.task_spec.catch(task, BpmnEvent(definition, payload=payload))
+            task.task_spec._update(task)
+            caught.append(task)
+            break
+    return caught
+
+
+def _start_event_subprocess(workflow: BpmnWorkflow, trigger: Trigger) -> list[Task]:
+    """Start the event subprocesses whose start event catches the trigger (SpiffWorkflow starts them on
+    a caught event); an interrupting one first cancels everything else the process is doing, which
+    SpiffWorkflow does not do."""
+    starts = [start for start in subscriptions.event_subprocess_starts(workflow)
+              if any(k == trigger.kind and n == trigger.name for k, n, _ in subscriptions.definitions(start))]
+    if not starts:
+        return []
+    definition = subscriptions.definitions(starts[0])[0][2]
+    payload = trigger.data if trigger.kind == "signal" else {"payload": trigger.data, "result_var": None}
+    workflow.task_tree.data.update(trigger.data)
+    workflow.catch(BpmnEvent(definition, payload=payload))
+    if any(getattr(start, "interrupting", True) for start in starts):
+        triggered = set(workflow.spec.start.trigger_specs)
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            if task.workflow is workflow and task.task_spec.name not in triggered and task.parent is not None:
+                task.cancel()
+    return [workflow.task_tree]
 
 
 def _submission(data: dict, sealed: vault.Sealed | None, **more: Any) -> dict:

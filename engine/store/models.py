@@ -65,6 +65,8 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # Camunda's business key: what a message is correlated by besides the case's variables
+    business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
 
 
 class WorkItem(Base):
@@ -138,6 +140,23 @@ class Timer(Base):
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class EventSubscription(Base):
+    """A message or signal event a case waits for (catch event, receive task, boundary, event subprocess
+    start): correlation and broadcast find their cases here, without deserialising any workflow."""
+
+    __tablename__ = "event_subscriptions"
+    __table_args__ = (sa.UniqueConstraint("task_id", "kind", "name", name="uq_event_subscriptions_task"),
+                      sa.Index("ix_event_subscriptions_name", "kind", "name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(sa.String(36))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # message | signal
+    name: Mapped[str] = mapped_column(sa.String(300))
+    process_id: Mapped[str] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(200))
 
 
 class Incident(Base):
