@@ -16,7 +16,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
@@ -166,7 +166,10 @@ class CommandRunner:
                 caught = _catch(scope.workflow, trigger, lambda spec: True)
                 caught += _start_event_subprocess(scope.workflow, trigger)
             else:
-                task = scope.workflow.get_task_from_id(UUID(trigger.task_id))
+                try:
+                    task = scope.workflow.get_task_from_id(UUID(trigger.task_id))
+                except TaskNotFoundException:  # done and compacted away by the command that caught it
+                    task = None
                 if task is None or task.state != TaskState.WAITING:
                     raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
                 caught = _catch(scope.workflow, trigger, lambda spec: spec is task.task_spec, [task])
