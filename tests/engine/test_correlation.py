@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cli.main
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from common import make_actor
 
+import cli.main
 from engine import Engine
 from engine.api import Conflict, NotFound
 from engine.bpmn.deployments import read_paths
 from engine.runtime.commands import Trigger
-from engine.store.models import EventSubscription, User
+from engine.store.models import Case, EventSubscription, User
 
 CORPUS = Path(__file__).parent / "corpus_events"
 STAFF = make_actor("wang", "petition_staff")
@@ -112,9 +112,8 @@ def test_message_start_event_starts_a_case_with_the_business_key(catching):
     case = catching.case(case_id)
     assert [item["bpmn_id"] for item in case["work_items"]] == ["register"]
     assert case["events"][0]["payload"]["name"] == "web_report"
-    # the business key was stored: a later message finds the case by it
-    with catching.db.read() as session:
-        assert session.execute(sa.text("select business_key from cases where id = :i"), {"i": case_id}).scalar() == "W-1"
+    with catching.db.read() as session:  # stored: later messages of the case are correlated by it
+        assert session.scalar(sa.select(Case.business_key).where(Case.id == case_id)) == "W-1"
 
 
 def test_message_starting_two_processes_is_refused(catching):
