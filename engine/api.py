@@ -98,6 +98,7 @@ class Engine:
         self._roles_lock = threading.Lock()
         self.commands = CommandRunner(self.db, self.clock, self.specs, self.handlers, self.calendar, self.roles,
                                       self.keyring, budget)
+        self.commands.on_signal = self.signal
         self.serializer = self.commands.serializer
         self.staff = StaffViews(self)
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
@@ -81,6 +82,7 @@ class _Scope:
     actor: Actor
     now: datetime
     script_engine: CaseScriptEngine
+    thrown: list = field(default_factory=list)  # signals no task of this case caught: for the other cases
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class CommandRunner:
         self._live: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
         self._live_lock = threading.Lock()
         self._live_size = 256
+        # Set by the engine: broadcasts a signal a case threw to the other cases (engine/runtime/correlation.py)
+        self.on_signal: Callable[[str, dict, Actor], object] | None = None
 
     # ---- the commands -------------------------------------------------------------------------
 
@@ -128,6 +132,7 @@ class CommandRunner:
                         payload = {**payload, **trigger.audit()}
                     self._finish(scope, {}, _Outcome("start", payload), run=True)
                 self._keep(case.id, case.version, workflow)
+                self._broadcast(scope, actor)
                 return case.id
             except Failure as failure:
                 with self.db.write() as session:
@@ -326,6 +331,7 @@ class CommandRunner:
                     if resolution is not None:
                         incidents.close(session, scope.now, case.deployment_id, resolution)
                 self._keep(case.id, case.version, scope.workflow)
+                self._broadcast(scope, actor)
                 return case_id
             except Failure as failure:
                 self._raise_incident(case_id, resolution.resolver if resolution else actor, failure,
@@ -410,6 +416,8 @@ class CommandRunner:
             subscriptions.sync(session, case.id, workflow)
         except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
             raise Failure(error) from error
+        scope.thrown = [event for event in workflow.get_events()
+                        if isinstance(event.event_definition, SignalEventDefinition)]
         after = case_data(workflow)
         compact(workflow)
         values = {
@@ -451,6 +459,12 @@ class CommandRunner:
         if done is None:
             return "该任务不存在或已办结，请刷新后重试" if task_id else "案件已被他人更新，请刷新后重试"
         return done
+
+    def _broadcast(self, scope: _Scope, actor: Actor) -> None:
+        """After the throwing case committed: its uncaught signals go to every other case, each in its own
+        command (as Camunda, the throwing case does not wait for the catchers)."""
+        for event in scope.thrown if self.on_signal else ():
+            self.on_signal(event.event_definition.name, dict(event.payload or {}), actor)
 
     # ---- incidents ----------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ SCENARIOS = {
                         ["monthly_report"]),
     "ev_signal_boundary": ([("start", {}, None), ("signal", "halt_all", {})], "completed", {}, []),
     "ev_signal_throw": ([("start", {}, None)], "completed", {}, []),
+    "ev_signal_throw_across": ([("start", {}, None), ("complete", "decide", {})], "completed", {}, []),
     "ev_subprocess_message_interrupting": (
         [("start", {}, "K-4"), ("message", "case_cancelled", {"businessKey": "K-4"}, {})],
         "completed", {"noted": True}, []),

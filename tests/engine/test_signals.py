@@ -50,3 +50,12 @@ def test_interrupting_event_subprocess_cancels_the_open_work(engine):
     engine.signal("emergency_stop", {}, STAFF)
     assert engine.work_items(case_id) == []
     assert engine.case(case_id)["status"] == "completed"
+
+
+def test_signal_thrown_by_one_case_reaches_the_others(engine):
+    _deploy(engine, "ev_signal_boundary", "ev_signal_throw_across")
+    halted = [engine.start_case("ev_signal_boundary", {}, STAFF) for _ in range(2)]
+    thrower = engine.start_case("ev_signal_throw_across", {}, STAFF)
+    engine.complete(engine.find_task(thrower, "decide"), STAFF, {})
+    assert [engine.case(case_id)["status"] for case_id in (*halted, thrower)] == ["completed"] * 3
+    assert all(engine.work_items(case_id) == [] for case_id in halted)
