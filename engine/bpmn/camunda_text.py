@@ -8,6 +8,8 @@ import re
 import tokenize
 from datetime import datetime, timedelta, timezone
 
+from engine.timing.cron import looks_like_cron
+
 # Shanghai has had no daylight saving time since 1991, so a fixed offset is exact for any timer
 # a diagram can still contain and does not depend on the host's tzdata.
 _SHANGHAI = timezone(timedelta(hours=8))
@@ -80,6 +82,8 @@ def to_python_timer(text: str) -> str:
         return to_python_expression(stripped)
     if _SINGLE.fullmatch(stripped):
         return repr(_aware(stripped))
+    if looks_like_cron(stripped):  # a Quartz cron cycle, read by engine/runtime/timers.py
+        return repr(stripped)
     if _CYCLE.fullmatch(stripped):
         repetitions, *parts = stripped.split("/")
         return repr("/".join([repetitions, *map(_aware, parts)]))

@@ -22,6 +22,8 @@ from engine.bpmn.expressions import check
 from engine.bpmn.forms import form_problems
 from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
 from engine.org.organisation import role_for_lane
+from engine.timing.cron import CronRefused, looks_like_cron
+from engine.timing.cron import trigger as cron_trigger
 
 
 @dataclass(frozen=True, order=True)
@@ -135,6 +137,14 @@ def _literal_timer_problem(expression: Expression) -> str | None:
         return None  # an expression: checked at run time against the case data
     if not isinstance(literal, str):
         return f"定时器的值必须是 ISO 8601 文本：{expression.source}"
+    if looks_like_cron(literal):
+        if expression.kind != "timeCycle":
+            return f"cron 表达式只能用于循环定时器（timeCycle）：{expression.source}"
+        try:
+            cron_trigger(literal)
+        except CronRefused as refused:
+            return refused.message
+        return None
     parse = {
         "timeDate": TimerEventDefinition.get_datetime,
         "timeDuration": TimerEventDefinition.parse_iso_duration,

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from engine.runtime.casestate import address, timer_definition, waiting_timers
 from engine.store.models import Timer
+from engine.timing import cron
+from engine.timing.clock import current_clock
 
 
 def due_time(task: Task) -> datetime | None:
@@ -66,6 +68,28 @@ def _held(task: Task) -> bool:
     return not (isinstance(value, dict) and value.get("cycles") == 0)  # an exhausted cycle may complete
 
 
+def _start_cron(definition: CycleTimerEventDefinition, task: Task) -> None:
+    """SpiffWorkflow's cycles are ISO `R/…` only: a Quartz cron cycle (Camunda's other form) keeps its
+    expression beside the next occurrence and moves on by it after each firing."""
+    if task.internal_data.get("event_value") is not None or task.internal_data.get("event_fired"):
+        return
+    expression = task.workflow.script_engine.evaluate(task, definition.expression)
+    if isinstance(expression, str) and cron.looks_like_cron(expression):
+        first = cron.next_after(expression, current_clock().now())
+        task.internal_data["event_value"] = {"cycles": -1 if first else 0, "cron": expression, "duration": 0,
+                                             "next": (first or current_clock().now()).isoformat()}
+
+
+def _advance_cron(task: Task) -> None:
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict) and value.get("cron"):
+        following = cron.next_after(value["cron"], datetime.fromisoformat(value["next"]))
+        if following is None:
+            value["cycles"] = 0
+        else:
+            value["next"] = following.isoformat()
+
+
 def install_gate() -> None:
     """Patch SpiffWorkflow's timer definitions (idempotent; the command runner installs it)."""
     for definition, method in ((TimeDateEventDefinition, "has_fired"), (DurationTimerEventDefinition, "has_fired"),
@@ -75,9 +99,14 @@ def install_gate() -> None:
             continue
 
         def gated(self, my_task, _original=original, _method=method):
+            if _method == "cycle_complete":
+                _start_cron(self, my_task)
             if _held(my_task):
                 return _method == "has_fired" and my_task.internal_data.get("event_fired", False)
-            return _original(self, my_task)
+            fired = _original(self, my_task)
+            if fired and _method == "cycle_complete":
+                _advance_cron(my_task)
+            return fired
 
         gated.xinfang_gate = True
         setattr(definition, method, gated)

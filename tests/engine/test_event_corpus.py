@@ -46,6 +46,9 @@ SCENARIOS = {
          ("complete", "handle", {})], "completed", {}, []),
     "ev_subprocess_signal": ([("start", {}, None), ("signal", "emergency_stop", {})], "completed", {"noted": True}, []),
     "ev_subprocess_error": ([("start", {}, None)], "completed", {"noted": True}, []),
+    "ev_cron_boundary": ([("start", {"reminders": 0}, None), ("advance", 25), ("advance", 24), ("advance", 1)],
+                         "running", {}, ["handle"]),
+    "ev_cron_catch": ([("start", {}, None), ("advance", 23), ("advance", 2)], "running", {}, ["after_nine"]),
     "ev_mi_parallel": ([("start", {"reviewers": ["wang", "li", "zhao"]}, None)], "running", {},
                        ["review", "review", "review"]),
     "ev_mi_sequential": ([("start", {"reviewers": ["wang", "li"]}, None), ("complete", "review", {})],
@@ -88,3 +91,30 @@ def test_corpus_diagram_runs_to_its_end(engine, clock, name):
     assert {key: case["data"].get(key) for key in data} == data
     assert sorted(item["bpmn_id"] for item in case["work_items"]) == open_items
     assert case["incidents"] == []
+
+
+def test_cron_cycle_fires_at_each_occurrence_and_waits_for_the_next(engine, clock):
+    """`0 0 9 ? * MON-FRI` from Monday 09:00: Tuesday and Wednesday 09:00 fire, Thursday 09:00 is next."""
+    engine.deploy(read_paths([CORPUS / "ev_cron_boundary.bpmn"]), by="test")
+    case_id = engine.start_case("ev_cron_boundary", {"reminders": 0}, STAFF)
+    assert engine.case(case_id)["timers"][0]["due_at"] == "2026-03-03T01:00:00+00:00"
+    for hours in (25, 24):
+        clock.advance(timedelta(hours=hours))
+        engine.scheduler(owner="corpus").drain()
+    case = engine.case(case_id)
+    assert [e["payload"]["due_at"] for e in case["events"] if e["kind"] == "timer_fired"] == [
+        "2026-03-03T01:00:00+00:00", "2026-03-04T01:00:00+00:00"]
+    assert [t["due_at"] for t in case["timers"]] == ["2026-03-05T01:00:00+00:00"]
+    assert case["incidents"] == []
+
+
+@pytest.mark.parametrize(("cron", "message"), [
+    ("0 0 9 * * *", "“日”和“星期”两个字段中必须恰有一个写“?”"),
+    ("0 0 25 * * ?", "某个字段的取值超出范围"),
+    ("0 0 9 15W * ?", "不支持“W”"),
+    ("0 0 9 ? * 8", "星期字段的取值应为 1–7"),
+])
+def test_bad_cron_is_refused_at_validate_in_chinese(engine, cron, message):
+    text = (CORPUS / "ev_cron_boundary.bpmn").read_text().replace("0 0 9 ? * MON-FRI", cron)
+    problems = engine.validate({"bad.bpmn": text})
+    assert [(p.element_id, message in p.message) for p in problems] == [("ted1", True)]  # the timer definition, as for ISO timers
