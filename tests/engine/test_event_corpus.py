@@ -116,5 +116,5 @@ def test_cron_cycle_fires_at_each_occurrence_and_waits_for_the_next(engine, cloc
 ])
 def test_bad_cron_is_refused_at_validate_in_chinese(engine, cron, message):
     text = (CORPUS / "ev_cron_boundary.bpmn").read_text().replace("0 0 9 ? * MON-FRI", cron)
-    problems = engine.validate({"bad.bpmn": text})
-    assert [(p.element_id, message in p.message) for p in problems] == [("ted1", True)]  # the timer definition, as for ISO timers
+    problems = engine.validate({"bad.bpmn": text})  # reported on the timer definition, as ISO timers are
+    assert [(p.element_id, message in p.message) for p in problems] == [("ted1", True)]
