@@ -15,7 +15,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
-from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
@@ -33,6 +32,7 @@ from engine.org.organisation import Actor, UnknownUser, load_actor
 from engine.runtime import assignment, incidents, recusal, subscriptions, timers, workitems
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.runtime.compaction import compact
+from engine.runtime.events import Trigger, catch, start_event_subprocess
 from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
 from engine.runtime.incidents import Failure, Resolution, actor_record, incident_owner
 from engine.runtime.scripting import CaseScriptEngine
@@ -126,7 +126,7 @@ class CommandRunner:
                     if trigger is not None:
                         try:
                             run_engine(workflow)
-                            _catch(workflow, trigger, lambda spec: spec.bpmn_id == trigger.bpmn_id)
+                            catch(workflow, trigger, lambda spec: spec.bpmn_id == trigger.bpmn_id)
                         except SpiffWorkflowException as error:
                             raise Failure(error) from error
                         payload = {**payload, **trigger.audit()}
@@ -166,10 +166,10 @@ class CommandRunner:
         task no longer waiting and is refused."""
         def act(scope: _Scope) -> _Outcome:
             if trigger.task_id == str(scope.workflow.task_tree.id):
-                caught = _start_event_subprocess(scope.workflow, trigger)
+                caught = start_event_subprocess(scope.workflow, trigger)
             elif trigger.task_id is None:
-                caught = _catch(scope.workflow, trigger, lambda spec: True)
-                caught += _start_event_subprocess(scope.workflow, trigger)
+                caught = catch(scope.workflow, trigger, lambda spec: True)
+                caught += start_event_subprocess(scope.workflow, trigger)
             else:
                 try:
                     task = scope.workflow.get_task_from_id(UUID(trigger.task_id))
@@ -177,7 +177,7 @@ class CommandRunner:
                     task = None
                 if task is None or task.state != TaskState.WAITING:
                     raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
-                caught = _catch(scope.workflow, trigger, lambda spec: spec is task.task_spec, [task])
+                caught = catch(scope.workflow, trigger, lambda spec: spec is task.task_spec, [task])
             if not caught:
                 raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
             return _Outcome(f"{trigger.kind}_received", trigger.audit(), address(caught[0]), str(caught[0].id))
@@ -497,61 +497,6 @@ class CommandRunner:
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
             return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
         return self.run(case_id, original, resolution)
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """A message or signal from outside the case: its variables become case data (as in Camunda)."""
-
-    kind: str  # message | signal
-    name: str
-    data: dict
-    task_id: str | None = None  # the correlated task (messages); signals reach every waiting task
-    bpmn_id: str | None = None  # the start event a new case is started by
-
-    @property
-    def label(self) -> str:
-        return f"{'消息' if self.kind == 'message' else '信号'}“{self.name}”"
-
-    def audit(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "data": self.data}
-
-
-def _catch(workflow: BpmnWorkflow, trigger: Trigger, chosen, tasks: list[Task] | None = None) -> list[Task]:
-    """Let the chosen waiting tasks catch the trigger, as SpiffWorkflow's event manager does per task."""
-    caught = []
-    for task in tasks if tasks is not None else subscriptions.waiting(workflow):
-        for kind, name, definition in subscriptions.definitions(task.task_spec):
-            if kind != trigger.kind or name != trigger.name or not chosen(task.task_spec):
-                continue
-            task.data.update(trigger.data)
-            payload = trigger.data if kind == "signal" else {"payload": trigger.data,
-                                                              "result_var": getattr(definition, "result_var", None)}
-            task.task_spec.catch(task, BpmnEvent(definition, payload=payload))
-            task.task_spec._update(task)
-            caught.append(task)
-            break
-    return caught
-
-
-def _start_event_subprocess(workflow: BpmnWorkflow, trigger: Trigger) -> list[Task]:
-    """Start the event subprocesses whose start event catches the trigger (SpiffWorkflow starts them on
-    a caught event); an interrupting one first cancels everything else the process is doing, which
-    SpiffWorkflow does not do."""
-    starts = [start for start in subscriptions.event_subprocess_starts(workflow)
-              if any(k == trigger.kind and n == trigger.name for k, n, _ in subscriptions.definitions(start))]
-    if not starts:
-        return []
-    definition = subscriptions.definitions(starts[0])[0][2]
-    payload = trigger.data if trigger.kind == "signal" else {"payload": trigger.data, "result_var": None}
-    workflow.task_tree.data.update(trigger.data)
-    workflow.catch(BpmnEvent(definition, payload=payload))
-    if any(getattr(start, "interrupting", True) for start in starts):
-        triggered = set(workflow.spec.start.trigger_specs)
-        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-            if task.workflow is workflow and task.task_spec.name not in triggered and task.parent is not None:
-                task.cancel()
-    return [workflow.task_tree]
 
 
 def _submission(data: dict, sealed: vault.Sealed | None, **more: Any) -> dict:

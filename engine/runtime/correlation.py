@@ -20,7 +20,8 @@ from engine.bpmn.deployments import SpecCache
 from engine.errors import Conflict, IncidentRaised, NotFound
 from engine.org.organisation import Actor
 from engine.runtime import subscriptions
-from engine.runtime.commands import CommandRunner, Trigger
+from engine.runtime.commands import CommandRunner
+from engine.runtime.events import Trigger
 from engine.store.db import Database
 from engine.store.models import Case, Deployment, EventSubscription
 

@@ -15,7 +15,7 @@ import cli.main
 from engine import Engine
 from engine.api import Conflict, NotFound
 from engine.bpmn.deployments import read_paths
-from engine.runtime.commands import Trigger
+from engine.runtime.events import Trigger
 from engine.store.models import Case, EventSubscription, User
 
 CORPUS = Path(__file__).parent / "corpus_events"
