@@ -29,7 +29,7 @@ from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor, UnknownUser, load_actor
-from engine.runtime import assignment, incidents, recusal, subscriptions, timers, workitems
+from engine.runtime import assignment, incidents, multiinstance, recusal, subscriptions, timers, workitems
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.events import Trigger, catch, start_event_subprocess
@@ -105,6 +105,7 @@ class CommandRunner:
         self.budget = budget or Budget()
         self.serializer = CaseSerializer()
         timers.install_gate()  # timers fire only through their own command
+        multiinstance.install_counters()
         # Workflows as left by the last successful command, keyed by case; taken out while in use so a
         # half-run workflow is never reused, and checked against the stored version before use.
         self._live: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()

@@ -51,6 +51,8 @@ SCENARIOS = {
     "ev_cron_catch": ([("start", {}, None), ("advance", 23), ("advance", 2)], "running", {}, ["after_nine"]),
     "ev_mi_parallel": ([("start", {"reviewers": ["wang", "li", "zhao"]}, None)], "running", {},
                        ["review", "review", "review"]),
+    "ev_mi_completion": ([("start", {"reviewers": ["wang", "li", "zhao"]}, None), ("complete", "review", {})],
+                         "completed", {}, []),
     "ev_mi_sequential": ([("start", {"reviewers": ["wang", "li"]}, None), ("complete", "review", {})],
                          "running", {}, ["review"]),
 }
@@ -118,3 +120,14 @@ def test_bad_cron_is_refused_at_validate_in_chinese(engine, cron, message):
     text = (CORPUS / "ev_cron_boundary.bpmn").read_text().replace("0 0 9 ? * MON-FRI", cron)
     problems = engine.validate({"bad.bpmn": text})  # reported on the timer definition, as ISO timers are
     assert [(p.element_id, message in p.message) for p in problems] == [("ted1", True)]
+
+
+def test_completion_condition_counts_instances_as_camunda_does(engine):
+    text = (CORPUS / "ev_mi_completion.bpmn").read_text().replace("&gt;= 1", "&gt;= nrOfInstances - 1")
+    engine.deploy({"two_of_three.bpmn": text}, by="test")
+    case_id = engine.start_case("ev_mi_completion", {"reviewers": ["wang", "li", "zhao"]}, STAFF)
+    for remaining in (2, 0):
+        engine.complete(engine.work_items(case_id)[0]["task_id"], STAFF, {})
+        assert len(engine.work_items(case_id)) == remaining
+    case = engine.case(case_id)
+    assert (case["status"], case["incidents"]) == ("completed", [])
