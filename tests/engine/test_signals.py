@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import CliRunner
 from common import make_actor
 
+import cli.main
 from engine.bpmn.deployments import read_paths
+from engine.store.models import User
 
 CORPUS = Path(__file__).parent / "corpus_events"
 STAFF = make_actor("wang", "petition_staff")
@@ -59,3 +62,14 @@ def test_signal_thrown_by_one_case_reaches_the_others(engine):
     engine.complete(engine.find_task(thrower, "decide"), STAFF, {})
     assert [engine.case(case_id)["status"] for case_id in (*halted, thrower)] == ["completed"] * 3
     assert all(engine.work_items(case_id) == [] for case_id in halted)
+
+
+def test_cli_signal_command(engine):
+    with engine.db.write() as session:
+        session.add(User(name="admin", display_name="管理员"))
+    _deploy(engine, "ev_signal_catch")
+    case_id = engine.start_case("ev_signal_catch", {}, STAFF)
+    run = CliRunner().invoke(cli.main.main, ["--database-url", engine.db.url, "signal", "calendar_published"])
+    assert (run.exit_code, run.output.strip()) == (0, str(case_id))
+    again = CliRunner().invoke(cli.main.main, ["--database-url", engine.db.url, "signal", "calendar_published"])
+    assert again.output.strip() == "没有等待信号“calendar_published”的案件"
