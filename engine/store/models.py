@@ -162,6 +162,18 @@ class Incident(Base):
     resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
 
 
+class WorkItemExclusion(Base):
+    """Who must not take a work item by the diagram's separation of duties (`not_by`, `not_by_leaders`),
+    worked out as the item arrives (engine/runtime/arrivals.py)."""
+
+    __tablename__ = "work_item_exclusions"
+
+    work_item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+
+
 class Event(Base):
     """Append-only, hash-chained audit log; rows are never updated or deleted."""
 

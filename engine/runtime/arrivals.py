@@ -1,0 +1,115 @@
+"""What happens as a user task arrives: whom it returns to, and who must not take it.
+
+- Return to owner: a task re-entered in a case (the same task of the same process completed before,
+  also in an earlier call of a called process), or a task whose camunda:property `assignee_from` names
+  earlier tasks (BPMN ids, comma-separated; the newest completion counts), goes straight to the person
+  who completed that earlier round. `assignee_from="pool"` turns this off; a diagram-given
+  camunda:assignee wins. A person no longer active, without the task's role or department, or who must
+  not handle it (`recusal.conflict`) does not get it: the task goes to the pool and the event says why.
+- Separation of duties: camunda:property `not_by` (BPMN ids) excludes whoever completed those tasks in
+  the case; `not_by_leaders` (role ids) also excludes the holders of those roles in the department of
+  each excluded person (their own department leader). Kept per item in work_item_exclusions, read by
+  `recusal.conflict` and the queues.
+Both are checked at deploy (`deploy_problems`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.bpmn.assignment_rules import ASSIGNEE_FROM, NOT_BY, NOT_BY_LEADERS, POOL, ids
+from engine.org.organisation import UnknownUser, load_actor
+from engine.runtime import recusal, workitems
+from engine.secrets.keys import Keyring
+from engine.store.models import Event, User, UserRole, WorkItem, WorkItemExclusion
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A user task's assignment properties, as the diagram states them."""
+
+    assignee_from: tuple[str, ...] | None  # None: the task's own earlier round
+    not_by: tuple[str, ...] = ()
+    not_by_leaders: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, properties: dict[str, str]) -> Rules:
+        source = properties.get(ASSIGNEE_FROM)
+        return cls(None if source is None else ids(source), ids(properties.get(NOT_BY)),
+                   ids(properties.get(NOT_BY_LEADERS)))
+
+
+def route(session: Session, keyring: Keyring, case_id: int, created: Iterable[WorkItem],
+          rules_of: Callable[[WorkItem], Rules]) -> dict[str, list]:
+    """Exclusions, then the assignee of each new item; returns what the command's event records:
+    `returned_to` (task, person), `to_pool` (task, person, why) and `recused_assignees` (names)."""
+    notes: dict[str, list] = {"returned_to": [], "to_pool": [], "recused_assignees": []}
+    for item in created:
+        rules = rules_of(item)
+        _exclude(session, case_id, item, rules)
+        given = item.assignee is not None
+        owner = item.assignee if given else _earlier_owner(session, case_id, item, rules)
+        if owner is None:
+            continue
+        why = _unfit(session, keyring, item, owner)
+        if why is None:
+            if not given:
+                _assign(session, item, owner)
+                notes["returned_to"].append({"task": item.name, "assignee": owner})
+            continue
+        if given:
+            notes["recused_assignees"].append(owner)
+            _assign(session, item, None)
+        notes["to_pool"].append({"task": item.name, "person": owner, "why": why})
+    return {key: value for key, value in notes.items() if value}
+
+
+def _earlier_owner(session: Session, case_id: int, item: WorkItem, rules: Rules) -> str | None:
+    if rules.assignee_from is None:
+        where = (Event.process_id == item.process_id, Event.bpmn_id == item.bpmn_id)
+    elif POOL in rules.assignee_from:
+        return None
+    else:
+        where = (Event.bpmn_id.in_(rules.assignee_from),)
+    return session.scalar(sa.select(Event.actor).where(Event.case_id == case_id, Event.kind == "complete", *where)
+                          .order_by(Event.id.desc()).limit(1))
+
+
+def _unfit(session: Session, keyring: Keyring, item: WorkItem, name: str) -> str | None:
+    """Why `name` does not get the item (a Chinese sentence for the case timeline), or None."""
+    try:
+        person = load_actor(session, name)
+    except UnknownUser:
+        return "原办理人已停用"
+    unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
+                          department=item.department, assignee=None)
+    if not workitems.may_work_on(person, unassigned):
+        return "原办理人已不具备该任务的角色或部门"
+    if recusal.conflict(session, keyring, item.case_id, person, item):
+        return "原办理人对该任务应当回避"
+    return None
+
+
+def _assign(session: Session, item: WorkItem, name: str | None) -> None:
+    item.assignee = name
+    session.flush()
+    workitems.copy_assignee(session, item.id, name)
+
+
+def _exclude(session: Session, case_id: int, item: WorkItem, rules: Rules) -> None:
+    if not rules.not_by:
+        return
+    names = set(session.scalars(sa.select(Event.actor).where(
+        Event.case_id == case_id, Event.kind == "complete", Event.bpmn_id.in_(rules.not_by))))
+    if names and rules.not_by_leaders:
+        departments = sa.select(User.department).where(User.name.in_(names), User.department.is_not(None))
+        names |= set(session.scalars(sa.select(UserRole.user_name).join(User, User.name == UserRole.user_name)
+                                     .where(UserRole.role_name.in_(rules.not_by_leaders),
+                                            User.department.in_(departments))))
+    session.add_all(WorkItemExclusion(work_item_id=item.id, user_name=name) for name in sorted(names))
+    session.flush()
+
