@@ -43,16 +43,25 @@ class Rules:
                    ids(properties.get(NOT_BY_LEADERS)))
 
 
+@dataclass(frozen=True)
+class Done:
+    """The task the running command completed: its event is written after the arrivals are routed."""
+
+    process_id: str | None
+    bpmn_id: str | None
+    actor: str
+
+
 def route(session: Session, keyring: Keyring, case_id: int, created: Iterable[WorkItem],
-          rules_of: Callable[[WorkItem], Rules]) -> dict[str, list]:
+          rules_of: Callable[[WorkItem], Rules], done: Done | None) -> dict[str, list]:
     """Exclusions, then the assignee of each new item; returns what the command's event records:
     `returned_to` (task, person), `to_pool` (task, person, why) and `recused_assignees` (names)."""
     notes: dict[str, list] = {"returned_to": [], "to_pool": [], "recused_assignees": []}
     for item in created:
         rules = rules_of(item)
-        _exclude(session, case_id, item, rules)
+        _exclude(session, case_id, item, rules, done)
         given = item.assignee is not None
-        owner = item.assignee if given else _earlier_owner(session, case_id, item, rules)
+        owner = item.assignee if given else _earlier_owner(session, case_id, item, rules, done)
         if owner is None:
             continue
         why = _unfit(session, keyring, item, owner)
@@ -68,12 +77,16 @@ def route(session: Session, keyring: Keyring, case_id: int, created: Iterable[Wo
     return {key: value for key, value in notes.items() if value}
 
 
-def _earlier_owner(session: Session, case_id: int, item: WorkItem, rules: Rules) -> str | None:
+def _earlier_owner(session: Session, case_id: int, item: WorkItem, rules: Rules, done: Done | None) -> str | None:
     if rules.assignee_from is None:
+        if done and (done.process_id, done.bpmn_id) == (item.process_id, item.bpmn_id):
+            return done.actor
         where = (Event.process_id == item.process_id, Event.bpmn_id == item.bpmn_id)
     elif POOL in rules.assignee_from:
         return None
     else:
+        if done and done.bpmn_id in rules.assignee_from:
+            return done.actor
         where = (Event.bpmn_id.in_(rules.assignee_from),)
     return session.scalar(sa.select(Event.actor).where(Event.case_id == case_id, Event.kind == "complete", *where)
                           .order_by(Event.id.desc()).limit(1))
@@ -100,11 +113,13 @@ def _assign(session: Session, item: WorkItem, name: str | None) -> None:
     workitems.copy_assignee(session, item.id, name)
 
 
-def _exclude(session: Session, case_id: int, item: WorkItem, rules: Rules) -> None:
+def _exclude(session: Session, case_id: int, item: WorkItem, rules: Rules, done: Done | None) -> None:
     if not rules.not_by:
         return
     names = set(session.scalars(sa.select(Event.actor).where(
         Event.case_id == case_id, Event.kind == "complete", Event.bpmn_id.in_(rules.not_by))))
+    if done and done.bpmn_id in rules.not_by:
+        names.add(done.actor)
     if names and rules.not_by_leaders:
         departments = sa.select(User.department).where(User.name.in_(names), User.department.is_not(None))
         names |= set(session.scalars(sa.select(UserRole.user_name).join(User, User.name == UserRole.user_name)

@@ -368,7 +368,9 @@ class CommandRunner:
             raise Conflict(self._conflict_message(session, outcome.task_id))
         case.version += 1
         payload = {**outcome.payload, "delta": data_delta(before, after)}
-        payload.update(arrivals.route(session, self.keyring, case.id, created, _rules_in(workflow)))
+        done = arrivals.Done(outcome.task.process_id, outcome.task.bpmn_id, scope.actor.name) \
+            if outcome.kind == "complete" else None
+        payload.update(arrivals.route(session, self.keyring, case.id, created, _rules_in(workflow), done))
         # The audit head row stays locked from the append to the commit, serialising every writer on
         # PostgreSQL: write the pending work-item and timer rows before taking it, not after.
         session.flush()
