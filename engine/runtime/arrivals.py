@@ -10,22 +10,26 @@
   the case; `not_by_leaders` (role ids) also excludes the holders of those roles in the department of
   each excluded person (their own department leader). Kept per item in work_item_exclusions, read by
   `recusal.conflict` and the queues.
-Both are checked at deploy (`deploy_problems`).
+- Arrival notices: holders of a role with the setting `notify_on_arrival` (leaders, reviewers) get a
+  notice when a task arrives for them: the assignee it returned to, or else every candidate of the role
+  not excluded from it.
+The properties are checked at deploy (engine/bpmn/assignment_rules.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.bpmn.assignment_rules import ASSIGNEE_FROM, NOT_BY, NOT_BY_LEADERS, POOL, ids
-from engine.org.organisation import UnknownUser, load_actor
+from engine.org.organisation import UnknownUser, arrival_roles, load_actor
 from engine.runtime import recusal, workitems
 from engine.secrets.keys import Keyring
-from engine.store.models import Event, User, UserRole, WorkItem, WorkItemExclusion
+from engine.store.models import Event, Notice, Petition, User, UserRole, WorkItem, WorkItemExclusion
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,11 @@ class Done:
 
 
 def route(session: Session, keyring: Keyring, case_id: int, created: Iterable[WorkItem],
-          rules_of: Callable[[WorkItem], Rules], done: Done | None) -> dict[str, list]:
+          rules_of: Callable[[WorkItem], Rules], done: Done | None, now: datetime) -> dict[str, list]:
     """Exclusions, then the assignee of each new item; returns what the command's event records:
     `returned_to` (task, person), `to_pool` (task, person, why) and `recused_assignees` (names)."""
     notes: dict[str, list] = {"returned_to": [], "to_pool": [], "recused_assignees": []}
+    created = list(created)
     for item in created:
         rules = rules_of(item)
         _exclude(session, case_id, item, rules, done)
@@ -74,7 +79,31 @@ def route(session: Session, keyring: Keyring, case_id: int, created: Iterable[Wo
             notes["recused_assignees"].append(owner)
             _assign(session, item, None)
         notes["to_pool"].append({"task": item.name, "person": owner, "why": why})
+    if created:
+        _notify(session, keyring, case_id, created, now)
     return {key: value for key, value in notes.items() if value}
+
+
+def _notify(session: Session, keyring: Keyring, case_id: int, created: list[WorkItem], now: datetime) -> None:
+    notified = arrival_roles(session)
+    number = session.scalar(sa.select(Petition.registration_number).where(Petition.case_id == case_id))
+    where = f"信访件 {number}" if number else f"案件 {case_id}"
+    for item in created:
+        roles = notified.intersection(item.candidate_groups)
+        if not roles:
+            continue
+        query = (sa.select(User.name).join(UserRole, UserRole.user_name == User.name)
+                 .where(User.active.is_(True), UserRole.role_name.in_(roles)).distinct())
+        if item.assignee:
+            query = query.where(User.name == item.assignee)
+        elif item.department:
+            query = query.where(User.department == item.department)
+        for name in session.scalars(query.order_by(User.name)):
+            person = load_actor(session, name)
+            if recusal.conflict(session, keyring, case_id, person, item):
+                continue
+            session.add(Notice(case_id=case_id, username=name, kind="arrived", created_at=now,
+                               text=f"{where} 的“{item.name}”已到达您的待办，请及时办理。"))
 
 
 def _earlier_owner(session: Session, case_id: int, item: WorkItem, rules: Rules, done: Done | None) -> str | None:

@@ -370,7 +370,8 @@ class CommandRunner:
         payload = {**outcome.payload, "delta": data_delta(before, after)}
         done = arrivals.Done(outcome.task.process_id, outcome.task.bpmn_id, scope.actor.name) \
             if outcome.kind == "complete" else None
-        payload.update(arrivals.route(session, self.keyring, case.id, created, _rules_in(workflow), done))
+        payload.update(arrivals.route(session, self.keyring, case.id, created, _rules_in(workflow), done,
+                                      scope.now))
         # The audit head row stays locked from the append to the commit, serialising every writer on
         # PostgreSQL: write the pending work-item and timer rows before taking it, not after.
         session.flush()

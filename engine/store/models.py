@@ -216,6 +216,8 @@ class Role(Base):
 
     name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     label: Mapped[str] = mapped_column(sa.String(100))
+    # its holders get a notice when a task arrives for them (engine/runtime/arrivals.py)
+    notify_on_arrival: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class Department(Base):

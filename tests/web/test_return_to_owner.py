@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from support import SIGN_OFF, login, post, register, signed_in, work_through
 
+from engine.api import administration
 from engine.org.organisation import apply_organisation
 from engine.store.models import Event, Notice, User
 
@@ -167,3 +168,40 @@ def test_task_and_case_pages_say_who_holds_each_open_task(client, app, engine, c
     assert "handling_staff" not in case_page and "supervision_1）" not in case_page
     post(liu, f"/tasks/{task_id}/claim", token_from=f"/tasks/{task_id}")
     assert "已由 刘敏（第一监督检查室） 办理" in liu.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def _arrived(engine, name: str) -> list[str]:
+    with engine.db.read() as session:
+        return list(session.scalars(sa.select(Notice.text).where(Notice.username == name, Notice.kind == "arrived")))
+
+
+def test_leaders_get_a_notice_when_work_arrives_as_their_role_setting_says(client, app, engine, clock):
+    login(client, "xf_wang")
+    first = register(client)
+    work_through(engine, clock, first, "Task_classify", "Task_propose")
+    assert _arrived(engine, "leader_li") == ["信访件 XF-2026-000001 的“领导批办”已到达您的待办，请及时办理。"]
+    assert _arrived(engine, "xf_wang") == []  # petition staff: not a role set to be notified
+    # the admin turns the setting off on the role page; the next arrival sends nothing
+    admin = signed_in(app, "admin")
+    page = admin.get("/admin/roles/leader_in_charge").get_data(as_text=True)
+    assert 'name="notify_on_arrival"' in page and "checked" in page
+    saved = post(admin, "/admin/roles/leader_in_charge", {"label": "分管领导"},
+                 token_from="/admin/roles/leader_in_charge")
+    assert saved.status_code == 302
+    assert "—" in admin.get("/admin/roles").get_data(as_text=True)
+    second = register(client, **{"accused.0.name": "钱某", "accused.0.unit": "某县水利局",
+                                 "summary": "某县水利局钱某违规发放津贴"})
+    work_through(engine, clock, second, "Task_classify", "Task_propose")
+    assert len(_arrived(engine, "leader_li")) == 1
+
+
+def test_the_organisation_file_sets_which_roles_are_notified(engine):
+    assert {r["name"] for r in administration.roles(engine) if r["notify_on_arrival"]} >= {"leader_in_charge"}
+    with engine.db.write() as session:
+        apply_organisation(session, {"notify_on_arrival": ["petition_staff"]})
+    assert {r["name"] for r in administration.roles(engine) if r["notify_on_arrival"]} == {"petition_staff"}
+    with engine.db.write() as session:
+        apply_organisation(session, {})  # no line: the settings stay
+    assert {r["name"] for r in administration.roles(engine) if r["notify_on_arrival"]} == {"petition_staff"}
+    with pytest.raises(ValueError, match="notify_on_arrival 中的角色不存在：chief"), engine.db.write() as session:
+        apply_organisation(session, {"notify_on_arrival": ["chief"]})

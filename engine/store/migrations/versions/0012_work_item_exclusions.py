@@ -1,5 +1,5 @@
-"""work item exclusions: who must not take a work item by the diagram's separation of duties
-(engine/runtime/arrivals.py)
+"""work item exclusions: who must not take a work item by the diagram's separation of duties; the role
+setting `notify_on_arrival` (engine/runtime/arrivals.py)
 
 Revision ID: 0012
 Revises: 0010
@@ -23,7 +23,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["work_item_id"], ["work_items.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("work_item_id", "user_name"),
     )
+    with op.batch_alter_table("roles") as batch:
+        batch.add_column(sa.Column("notify_on_arrival", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("roles") as batch:
+        batch.drop_column("notify_on_arrival")
     op.drop_table("work_item_exclusions")
