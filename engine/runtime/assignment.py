@@ -13,7 +13,7 @@ from engine.audit.chain import TaskAddress
 from engine.errors import Conflict, EngineError, Forbidden
 from engine.org.organisation import Actor
 from engine.runtime import workitems
-from engine.store.models import Case, Notice, WorkItem
+from engine.store.models import Case, Notice, User, WorkItem
 
 REASSIGNERS = frozenset({"admin", "petition_head"})  # may release or hand on a task someone else holds
 MAX_REASON = 500
@@ -61,8 +61,9 @@ def reassign(session: Session, item: WorkItem, actor: Actor, to: Actor, reason: 
     previous = item.assignee
     _set_assignee(session, item, previous, to.name)
     _log(session, item, actor, now, "reassign", {"previous": previous, "assignee": to.name, "reason": reason})
-    session.add(Notice(case_id=item.case_id, username=to.name, kind="reassigned", created_at=now,
-                       text=f"{actor.label} 将任务“{item.name}”转交给您办理。理由：{reason}"))
+    if session.get(User, to.name) is not None:  # notices go to user rows; callers may act for system actors
+        session.add(Notice(case_id=item.case_id, username=to.name, kind="reassigned", created_at=now,
+                           text=f"{actor.label} 将任务“{item.name}”转交给您办理。理由：{reason}"))
 
 
 def _set_assignee(session: Session, item: WorkItem, expected: str | None, assignee: str | None) -> None:
