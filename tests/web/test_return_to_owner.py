@@ -73,13 +73,20 @@ def _report_returned_at_reading(engine, clock, case_id):
     return "Task_investigate", "s1_ma"
 
 
+def _collective_decision_not_approved(engine, clock, case_id):
+    _investigate(engine, case_id, disposal="transfer_investigation")
+    work_through(engine, clock, case_id, "Task_collective_decision",
+                 Task_collective_decision={"investigation_approved": "false", "opinion": "先初步核实"})
+    return "Task_investigate", "s1_ma"
+
+
 def _assert_mine(engine, case_id: int, bpmn_id: str, owner: str) -> None:
     item = next(i for i in engine.work_items(case_id) if i["bpmn_id"] == bpmn_id)
     assert item["assignee"] == owner
 
 
-@pytest.mark.parametrize("path", [_extension, _report_returned_at_sign_off, _report_returned_at_joint_review,
-                                  _report_returned_at_reading])
+@pytest.mark.parametrize("path", [_extension, _collective_decision_not_approved, _report_returned_at_sign_off,
+                                  _report_returned_at_joint_review, _report_returned_at_reading])
 def test_returned_work_lands_in_its_owners_queue(client, app, engine, clock, path):
     case_id = _case_at_handling(client, engine, clock)
     bpmn_id, owner = path(engine, clock, case_id)
