@@ -169,8 +169,11 @@ class StaffViews:
             loaded = self.engine.specs.for_id(session, case.deployment_id)
             form, instructions = views.form_of(loaded, item.process_id, item.bpmn_id)
             context = views.case_context(session, self.engine.specs, self.engine.keyring, actor, case)
+            # a candidate who must recuse or is excluded by separation of duties sees why, not the form
+            refusal = recusal.conflict(session, self.engine.keyring, item.case_id, actor, item) \
+                if workitems.may_work_on(actor, item) else None
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
-                    "may_work": workitems.may_work_on(actor, item),
+                    "may_work": workitems.may_work_on(actor, item) and refusal is None, "refusal": refusal,
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
                     "may_reassign": item.assignee is not None and (
                         item.assignee == actor.name or bool(actor.roles & REASSIGNERS)),

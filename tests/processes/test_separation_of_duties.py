@@ -52,6 +52,8 @@ def _refused_everywhere(chain: Chain, name: str, task_id: str) -> None:
     assert refused.value.message == SEPARATED
     with pytest.raises(Forbidden, match=SEPARATED):
         engine.complete(task_id, person, {})
+    page = engine.staff.task_page(task_id, person)
+    assert not page["may_work"] and page["refusal"] == SEPARATED
 
 
 @pytest.mark.parametrize("who", ["investigator", "his department leader"])
