@@ -46,6 +46,7 @@ from engine.reads.staff import (
     check_attachment,
 )
 from engine.runtime import correlation, workitems
+from engine.runtime.assignment import ReasonMissing
 from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
 from engine.runtime.recusal import KINDS as RECUSAL_KINDS
@@ -67,7 +68,8 @@ __all__ = [
     "MIN_PASSWORD_LENGTH", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused",
     "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
     "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected",
-    "QueueQuery", "RECUSAL_KINDS", "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails",
+    "QueueQuery", "RECUSAL_KINDS", "ReasonMissing", "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser",
+    "UserDetails",
     "ValidationFailed", "administration", "backup", "check_attachment", "instance_folder", "load_audit_key",
     "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
@@ -186,8 +188,10 @@ class Engine:
     def unclaim(self, task_id: str, actor: Actor) -> None:
         self.commands.unclaim(task_id, actor)
 
-    def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
-        self.commands.reassign(task_id, actor, to)
+    def reassign(self, task_id: str, actor: Actor, to: Actor, reason: str) -> None:
+        """Delegate or reassign the task to `to`; `reason` is required (ReasonMissing), audited and sent
+        to the new assignee in a notice."""
+        self.commands.reassign(task_id, actor, to, reason)
 
     def move_deadline(self, case_id: int, timer_bpmn_id: str, due: datetime, actor: Actor, reason: str) -> None:
         self.commands.move_deadline(case_id, timer_bpmn_id, due, actor, reason)

@@ -195,7 +195,8 @@ def roles():
     form = RoleForm()
 
     def save() -> str:
-        admin_ops.save_role(current_engine(), g.actor, form.name.data, form.label.data, create=True)
+        admin_ops.save_role(current_engine(), g.actor, form.name.data, form.label.data, create=True,
+                            notify_on_arrival=form.notify_on_arrival.data)
         return f"角色「{form.label.data.strip()}」已添加，流程图的候选组可使用 {form.name.data.strip()}"
 
     return _submit(form, save, url_for("admin.roles"),
@@ -210,7 +211,8 @@ def role_edit(name: str):
     form = RoleLabelForm(data=role)
 
     def save() -> str:
-        admin_ops.save_role(current_engine(), g.actor, name, form.label.data, create=False)
+        admin_ops.save_role(current_engine(), g.actor, name, form.label.data, create=False,
+                            notify_on_arrival=form.notify_on_arrival.data)
         return f"角色「{form.label.data.strip()}」已保存"
 
     return _submit(form, save, url_for("admin.roles"),

@@ -53,6 +53,7 @@ class PasswordResetForm(FlaskForm):
 class RoleLabelForm(FlaskForm):
     label = StringField("角色名称（中文）", validators=[
         DataRequired("请填写角色名称"), Length(max=100, message="角色名称最多 100 个字")])
+    notify_on_arrival = BooleanField("任务到达时通知该角色人员")
 
 
 class RoleForm(RoleLabelForm):

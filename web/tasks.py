@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import Conflict, Forbidden, FormErrors, IncidentRaised
-from engine.api import QueueQuery
+from engine.api import QueueQuery, ReasonMissing
 from web import nav
 from web.auth import safe_next
 from web.current import current_engine
@@ -46,7 +46,7 @@ def queue():
     )
 
 
-def _task_page(task_id: str, values=None, errors=None, status: int = 200):
+def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None):
     page = current_engine().staff.task_page(task_id, g.actor)
     context = page["context"]
     if values is None:
@@ -56,6 +56,7 @@ def _task_page(task_id: str, values=None, errors=None, status: int = 200):
     colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_reassign"] else []
     return render_template("tasks/task.html", page=page, item=page["item"], form=page["form"], ctx=context,
                            values=values, errors=errors, row_errors=groups, colleagues=colleagues,
+                           handover=handover or {},
                            channels=CHANNELS, categories=CATEGORIES), status
 
 
@@ -107,8 +108,17 @@ def release(task_id: str):
 @bp.post("/<task_id>/reassign")
 def reassign(task_id: str):
     engine = current_engine()
-    name = request.form.get("to", "")
-    if name not in {c["name"] for c in engine.staff.colleagues(task_id, g.actor)}:
+    handover = {"to": request.form.get("to", ""), "reason": request.form.get("reason", "")}
+    if handover["to"] not in {c["name"] for c in engine.staff.colleagues(task_id, g.actor)}:
         flash("请选择同一角色、同一部门的同事", "error")
+        return _task_page(task_id, status=422, handover=handover)
+    try:
+        engine.reassign(task_id, g.actor, engine.actor(handover["to"]), handover["reason"])
+    except ReasonMissing as missing:
+        flash(missing.message, "error")
+        return _task_page(task_id, status=422, handover={**handover, "error": missing.message})
+    except (Conflict, Forbidden) as refused:
+        flash(refused.message, "error")
         return redirect(url_for("tasks.task", task_id=task_id))
-    return _act(task_id, lambda: engine.reassign(task_id, g.actor, engine.actor(name)), "已转交")
+    flash("已转交，并已通知新的办理人", "info")
+    return redirect(safe_next(request.form.get("next"), url_for("tasks.task", task_id=task_id)))

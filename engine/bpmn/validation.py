@@ -17,6 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from engine.bpmn import assignment_rules
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
 from engine.bpmn.forms import form_problems
@@ -104,6 +105,8 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
     problems += _call_activity_problems(parsed)
+    problems += [Problem(*found) for found in assignment_rules.problems(
+        ((f.name, f.tree) for f in parsed.values()), roles)]
     if not problems:
         problems += _spec_problems(parsed)
     return parsed, sorted(set(problems))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.errors import EngineError, Forbidden, NotFound
 from engine.org.accounts import PasswordRejected, end_all_sessions, hash_password
-from engine.org.organisation import ROLE_CATALOGUE, Actor, known_roles
+from engine.org.organisation import ROLE_CATALOGUE, Actor, arrival_roles, known_roles
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Department, Deployment, Event, Role, User, UserRole, WorkItem
 from engine.timing.calendar import parse_schedule
@@ -274,12 +274,16 @@ def roles(engine: EngineDoor) -> list[dict[str, Any]]:
         holders = dict(session.execute(
             sa.select(UserRole.role_name, sa.func.count()).join(User, User.name == UserRole.user_name)
             .where(User.active.is_(True)).group_by(UserRole.role_name)).all())
-        return [{"name": name, "label": label, "builtin": name in ROLE_CATALOGUE, "users": holders.get(name, 0)}
+        notified = arrival_roles(session)
+        return [{"name": name, "label": label, "builtin": name in ROLE_CATALOGUE, "users": holders.get(name, 0),
+                 "notify_on_arrival": name in notified}
                 for name, label in known_roles(session).items()]
 
 
-def save_role(engine: EngineDoor, actor: Actor, name: str, label: str, *, create: bool) -> None:
-    """Add a custom role or relabel one; the identifier never changes (diagrams name it)."""
+def save_role(engine: EngineDoor, actor: Actor, name: str, label: str, *, create: bool,
+              notify_on_arrival: bool = False) -> None:
+    """Add a custom role or relabel one; the identifier never changes (diagrams name it).
+    `notify_on_arrival`: its holders get a notice when a task arrives for them."""
     name, label = name.strip(), _required(label, "请填写角色名称", "label")
     if create:
         _check_code(name, "角色标识", "name")
@@ -291,9 +295,10 @@ def save_role(engine: EngineDoor, actor: Actor, name: str, label: str, *, create
             raise NotFound(f"角色不存在：{name}")
         _check_label(session, catalogue, name, label)
         previous = catalogue.get(name)
-        session.merge(Role(name=name, label=label))
+        session.merge(Role(name=name, label=label, notify_on_arrival=notify_on_arrival))
         _flush(session, f"角色标识「{name}」已存在", "name")
-        _record(engine, session, actor, "role saved", {"role": name, "label": label, "previous_label": previous})
+        _record(engine, session, actor, "role saved", {"role": name, "label": label, "previous_label": previous,
+                                                       "notify_on_arrival": notify_on_arrival})
     engine.forget_roles()
 
 

@@ -72,6 +72,11 @@ def known_roles(session: Session | None = None) -> dict[str, str]:
     return roles
 
 
+def arrival_roles(session: Session) -> set[str]:
+    """Roles whose holders get a notice when work arrives for them (the role setting)."""
+    return set(session.scalars(sa.select(Role.name).where(Role.notify_on_arrival.is_(True))))
+
+
 def role_for_lane(lane: str | None, roles: dict[str, str]) -> str | None:
     """Lanes are named by role id or by the role's Chinese label."""
     if not lane:
@@ -105,8 +110,15 @@ def load_organisation(session: Session, path: Path) -> dict[str, int]:
 
 def apply_organisation(session: Session, document: dict) -> dict[str, int]:
     roles = {**ROLE_CATALOGUE, **document.get("roles", {})}
+    notified = document.get("notify_on_arrival")  # role ids; absent: the settings stay as they are
+    unknown = set(notified or ()) - set(roles)
+    if unknown:
+        raise ValueError(f"notify_on_arrival 中的角色不存在：{', '.join(sorted(unknown))}")
     for name, label in roles.items():
-        session.merge(Role(name=name, label=label))
+        role = Role(name=name, label=label)
+        if notified is not None:
+            role.notify_on_arrival = name in notified
+        session.merge(role)
     for department in document.get("departments", []):
         session.merge(Department(code=department["code"], name=department["name"], kind=department.get("kind")))
     session.flush()

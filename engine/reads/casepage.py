@@ -91,6 +91,8 @@ def _fold_views(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _people(session: Session, events: list[Event], payloads: list[dict]) -> dict[str, str]:
     names = {event.actor for event in events}
     names |= {payload.get(key) for payload in payloads for key in ("assignee", "previous") if payload.get(key)}
+    names |= {note.get(key) for payload in payloads for part in ("returned_to", "to_pool")
+              for note in payload.get(part) or () for key in ("assignee", "person") if note.get(key)}
     return {**{name: name for name in names}, **display_names(session, names), **SYSTEM_ACTORS}
 
 
@@ -187,13 +189,16 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
     """One line of what the event did beyond its label, for the kinds that carry more than a task."""
     kind = event.kind
     if kind == "reassign":
-        return f"{people.get(payload.get('previous'), '未领取')} → {people.get(payload.get('assignee'), '')}"
+        moved = f"{people.get(payload.get('previous'), '未领取')} → {people.get(payload.get('assignee'), '')}"
+        return moved + (f"；理由：{payload['reason']}" if payload.get("reason") else "")
     if kind == "unclaim":
         return f"原领取人：{people.get(payload.get('previous'), '')}"
     if kind == "deadline_moved":
         return f"{_instant(payload.get('from'))} → {_instant(payload.get('to'))}；理由：{payload.get('reason', '')}"
     if kind == "incident":
         return payload.get("message", "")
+    if payload.get("returned_to") or payload.get("to_pool"):
+        return _arrivals(payload, people)
     if kind in ("retry", "skip"):
         skipped = "、".join(payload.get("skipped") or ())
         return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
@@ -202,6 +207,15 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
     if kind == "reporter viewed":
         return f"在{VIEW_PLACES.get(str(payload.get('where', '')).split(':')[0], '页面')}查看"
     return ""
+
+
+def _arrivals(payload: dict, people: dict[str, str]) -> str:
+    """Where returning work went (engine/runtime/arrivals.py): to its earlier owner, or to the pool and why."""
+    back = [f"“{n['task']}”交回原办理人 {people.get(n['assignee'], n['assignee'])}"
+            for n in payload.get("returned_to", ())]
+    pool = [f"“{n['task']}”未交回 {people.get(n['person'], n['person'])}（{n['why']}），转入待领取"
+            for n in payload.get("to_pool", ())]
+    return "；".join(back + pool)
 
 
 def _instant(value: str | None) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.org import access
 from engine.org.organisation import Actor
+from engine.runtime import recusal
 from engine.store.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
 
 QUEUES = ("mine", "groups", "overdue", "due_soon")  # "groups": my groups' unclaimed tasks
@@ -118,7 +119,8 @@ class _Stream:
 
 def _streams(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> list[_Stream]:
     mine = WorkItem.assignee == actor.name
-    unclaimed = WorkItemCandidate.assignee.is_(None)
+    unclaimed = sa.and_(WorkItemCandidate.assignee.is_(None),
+                        recusal.not_excluded(actor, WorkItemCandidate.work_item_id))
     keys = [WorkItemCandidate.candidate == key for key in actor.candidates]
     if query.view == "mine":
         return [_Stream.items(mine)]
@@ -172,7 +174,7 @@ def _offered_ids(keys: Sequence[str]) -> sa.Select:
 
 def queue_filter(session: Session, actor: Actor, view: str, now: datetime, within_days: int = 3):
     """The WHERE clause of a queue; all views but "department" only show items the actor may work on."""
-    offered = WorkItem.id.in_(_offered_ids(actor.candidates))
+    offered = sa.and_(WorkItem.id.in_(_offered_ids(actor.candidates)), recusal.not_excluded(actor, WorkItem.id))
     mine = WorkItem.assignee == actor.name
     if view == "mine":
         return mine
@@ -216,7 +218,8 @@ def counts(session: Session, actor: Actor, now: datetime, within_days: int = 3,
            also: dict[str, Any] | None = None) -> dict[str, int]:
     """Every view's count in one statement: one pass over the actor's own items and one over the rows
     offered to it, each counting every view at once. `also`: more scalar counts to read with them."""
-    unclaimed = WorkItemCandidate.assignee.is_(None)
+    unclaimed = sa.and_(WorkItemCandidate.assignee.is_(None),
+                        recusal.not_excluded(actor, WorkItemCandidate.work_item_id))
     overdue_items, overdue_offered = _window("overdue", now, within_days)
     soon_items, soon_offered = _window("due_soon", now, within_days)
     tallies = _Tallies()

@@ -155,7 +155,7 @@ class StaffViews:
             for user in users:
                 other = load_actor(session, user.name)
                 if workitems.may_work_on(other, unassigned) and \
-                        not recusal.conflict(session, self.engine.keyring, item.case_id, other):
+                        not recusal.conflict(session, self.engine.keyring, item.case_id, other, item):
                     found.append({"name": user.name, "display_name": user.display_name})
             return found
 
@@ -169,12 +169,16 @@ class StaffViews:
             loaded = self.engine.specs.for_id(session, case.deployment_id)
             form, instructions = views.form_of(loaded, item.process_id, item.bpmn_id)
             context = views.case_context(session, self.engine.specs, self.engine.keyring, actor, case)
+            # a candidate who must recuse or is excluded by separation of duties sees why, not the form
+            refusal = recusal.conflict(session, self.engine.keyring, item.case_id, actor, item) \
+                if workitems.may_work_on(actor, item) else None
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
-                    "may_work": workitems.may_work_on(actor, item),
+                    "may_work": workitems.may_work_on(actor, item) and refusal is None, "refusal": refusal,
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
                     "may_reassign": item.assignee is not None and (
                         item.assignee == actor.name or bool(actor.roles & REASSIGNERS)),
                     "stage": views.process_names(session).get(item.process_id, item.process_id),
+                    "holder": workitems.holders(session, [item])[item.id],
                     "assignee_name": views.display_names(session, {item.assignee} if item.assignee else set())
                     .get(item.assignee, item.assignee)}
         self._audit_reporter_view(case.id, actor, context.revealed, f"task:{item.bpmn_id}")
@@ -187,9 +191,12 @@ class StaffViews:
             loaded = self.engine.specs.for_id(session, case.deployment_id)
             revealer = vault.Revealer(session, self.engine.keyring, case_id) if context.reporter_visible else None
             timeline = casepage.case_timeline(session, loaded, case_id, revealer, context.confidential)
-            items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id))
+            items = list(session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id)
+                                         .order_by(WorkItem.id)))
+            holders = workitems.holders(session, items)
             petition = session.scalars(sa.select(Petition).where(Petition.case_id == case_id)).first()
-            page = {"context": context, "work_items": [workitems.as_dict(item) for item in items],
+            work = [{**workitems.as_dict(item), "holder": holders[item.id]} for item in items]
+            page = {"context": context, "work_items": work,
                     "stages": views.process_names(session), "timeline": timeline.entries,
                     "deadlines": casepage.case_deadlines(session, case_id, self.engine.now()),
                     "linked": casepage.linked_petitions(session, actor, petition) if petition else None}

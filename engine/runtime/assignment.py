@@ -10,12 +10,17 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
-from engine.errors import Conflict, Forbidden
+from engine.errors import Conflict, EngineError, Forbidden
 from engine.org.organisation import Actor
 from engine.runtime import workitems
-from engine.store.models import Case, WorkItem
+from engine.store.models import Case, Notice, User, WorkItem
 
 REASSIGNERS = frozenset({"admin", "petition_head"})  # may release or hand on a task someone else holds
+MAX_REASON = 500
+
+
+class ReasonMissing(EngineError):
+    """A reassignment without a reason: the form keeps what was chosen and shows this message."""
 
 
 def claim(session: Session, item: WorkItem, actor: Actor, now: datetime) -> None:
@@ -39,7 +44,14 @@ def release(session: Session, item: WorkItem, actor: Actor, now: datetime) -> No
     _log(session, item, actor, now, "unclaim", {"previous": previous})
 
 
-def reassign(session: Session, item: WorkItem, actor: Actor, to: Actor, now: datetime) -> None:
+def reassign(session: Session, item: WorkItem, actor: Actor, to: Actor, reason: str, now: datetime) -> None:
+    """Hand the task on (the holder delegates it, or the head reassigns it): the reason is required and
+    kept in the event; the new assignee gets a notice."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonMissing("请填写转交理由")
+    if len(reason) > MAX_REASON:
+        raise ReasonMissing(f"转交理由最多 {MAX_REASON} 个字")
     if item.assignee != actor.name and not actor.roles & REASSIGNERS:
         raise Forbidden("只有当前办理人或信访室主任可以转交该任务")
     unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
@@ -48,7 +60,10 @@ def reassign(session: Session, item: WorkItem, actor: Actor, to: Actor, now: dat
         raise Forbidden(f"{to.label} 不是该任务的候选人（角色或部门不符），不能转交")
     previous = item.assignee
     _set_assignee(session, item, previous, to.name)
-    _log(session, item, actor, now, "reassign", {"previous": previous, "assignee": to.name})
+    _log(session, item, actor, now, "reassign", {"previous": previous, "assignee": to.name, "reason": reason})
+    if session.get(User, to.name) is not None:  # notices go to user rows; callers may act for system actors
+        session.add(Notice(case_id=item.case_id, username=to.name, kind="reassigned", created_at=now,
+                           text=f"{actor.label} 将任务“{item.name}”转交给您办理。理由：{reason}"))
 
 
 def _set_assignee(session: Session, item: WorkItem, expected: str | None, assignee: str | None) -> None:

@@ -28,8 +28,8 @@ from engine.bpmn.expressions import Budget
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
-from engine.org.organisation import Actor, UnknownUser, load_actor
-from engine.runtime import assignment, incidents, multiinstance, recusal, subscriptions, timers, workitems
+from engine.org.organisation import Actor
+from engine.runtime import arrivals, assignment, incidents, multiinstance, recusal, subscriptions, timers, workitems
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.events import Trigger, catch, start_event_subprocess
@@ -197,13 +197,13 @@ class CommandRunner:
         with clock_scope(self.clock), self.db.write() as session:
             assignment.release(session, self._work_item(session, task_id), actor, self.clock.now())
 
-    def reassign(self, task_id: str, actor: Actor, to: Actor) -> None:
+    def reassign(self, task_id: str, actor: Actor, to: Actor, reason: str) -> None:
         with clock_scope(self.clock), self.db.write() as session:
             item = self._work_item(session, task_id)
-            reason = recusal.conflict_for_other(session, self.keyring, item.case_id, to)
-            if reason:
-                raise Forbidden(reason)
-            assignment.reassign(session, item, actor, to, self.clock.now())
+            refusal = recusal.conflict_for_other(session, self.keyring, item.case_id, to, item)
+            if refusal:
+                raise Forbidden(refusal)
+            assignment.reassign(session, item, actor, to, reason, self.clock.now())
 
     def fire_timer(self, timer_id: int, owner: str, resolution: Resolution | None = None,
                    leased: tuple[int, str] | None = None) -> int:
@@ -285,27 +285,9 @@ class CommandRunner:
 
         return self._execute(case_id, actor, guarded, command, resolution)
 
-    def _unassign_recused(self, session: Session, case_id: int, created: list[WorkItem]) -> list[str]:
-        """A diagram may assign a new task to a user by name; one who must recuse gets it not, the task
-        stays with the other candidates. Returns whom it was taken from (for the command's event)."""
-        taken = []
-        for item in created:
-            if not item.assignee:
-                continue
-            try:
-                assignee = load_actor(session, item.assignee)
-            except UnknownUser:
-                continue
-            if recusal.conflict(session, self.keyring, case_id, assignee):
-                taken.append(item.assignee)
-                item.assignee = None
-                session.flush()
-                workitems.copy_assignee(session, item.id, None)
-        return taken
-
     def _recuse(self, session: Session, item: WorkItem, actor: Actor) -> None:
         """A task offered to someone's role is still not theirs to take up if they must recuse (回避)."""
-        reason = recusal.conflict(session, self.keyring, item.case_id, actor)
+        reason = recusal.conflict(session, self.keyring, item.case_id, actor, item)
         if reason:
             raise Forbidden(reason)
 
@@ -432,9 +414,10 @@ class CommandRunner:
             raise Conflict(self._conflict_message(session, outcome.task_id))
         case.version += 1
         payload = {**outcome.payload, "delta": data_delta(before, after)}
-        unassigned = self._unassign_recused(session, case.id, created)
-        if unassigned:
-            payload["recused_assignees"] = unassigned
+        done = arrivals.Done(outcome.task.process_id, outcome.task.bpmn_id, scope.actor.name) \
+            if outcome.kind == "complete" else None
+        payload.update(arrivals.route(session, self.keyring, case.id, created, _rules_in(workflow), done,
+                                      scope.now))
         # The audit head row stays locked from the append to the commit, serialising every writer on
         # PostgreSQL: write the pending work-item and timer rows before taking it, not after.
         session.flush()
@@ -498,6 +481,13 @@ class CommandRunner:
         if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
             return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
         return self.run(case_id, original, resolution)
+
+
+def _rules_in(workflow: BpmnWorkflow) -> Callable[[WorkItem], arrivals.Rules]:
+    def rules_of(item: WorkItem) -> arrivals.Rules:
+        spec = workflow.get_task_from_id(UUID(item.task_id)).task_spec
+        return arrivals.Rules.of(spec.routing.properties if hasattr(spec, "routing") else {})
+    return rules_of
 
 
 def _submission(data: dict, sealed: vault.Sealed | None, **more: Any) -> dict:

@@ -4,7 +4,9 @@ it, must not handle it; the reporter or the accused may ask for it; the petition
 - Declarations: each staff member lists their relations and interests (a person, a unit, or both).
 - `conflict` is the one check behind claim, complete, reassignment and diagram-given assignment (and
   the reassign colleague list). It refuses a user whom the item accuses, whose recusal from the item
-  was approved, or whose active declaration matches the item's accused or reporter.
+  was approved, or whose active declaration matches the item's accused or reporter; given the task,
+  also one the diagram's separation of duties excludes from it (engine/runtime/arrivals.py; the
+  queues hide such a task from them through `not_excluded`).
 - Matching, on the comparison form (NFKC, no whitespace, casefolded, `access.normalise`):
   person names must be equal (Chinese names are two or three characters: a fuzzy score would tie
   strangers together); units match when equal, when one contains the other and the shorter has at least
@@ -44,6 +46,7 @@ from engine.store.models import (
     RecusalRequest,
     User,
     WorkItem,
+    WorkItemExclusion,
 )
 
 KINDS = {"relative": "亲属", "interest": "利害关系", "former_colleague": "曾共事", "other": "其他"}
@@ -58,6 +61,7 @@ REPORTER_UNIT = "reporter_unit"
 ACCUSED_SELF = "被反映人应当回避，不能领取或办理反映其本人的件"
 DECLARED = "您已申报与本件被反映人存在回避关系，不能办理"
 APPROVED = "信访室主任已决定您对本件回避，不能办理"
+SEPARATED = "按流程规定，该任务不能由办理过本件前一环节的人员（或其所在部门领导）办理"
 OTHER = "{label} 对本件应当回避，不能转交或分派给其本人"
 
 
@@ -88,8 +92,12 @@ def _name_matches(declared: str | None, other: str | None) -> bool:
 
 # ---- the check -----------------------------------------------------------------------------------------
 
-def conflict(session: Session, keyring: Keyring, case_id: int, actor: Actor) -> str | None:
-    """Why `actor` must not handle the case (a Chinese sentence fit for them to read), or None."""
+def conflict(session: Session, keyring: Keyring, case_id: int, actor: Actor,
+             item: WorkItem | None = None) -> str | None:
+    """Why `actor` must not handle the case, or the task `item` of it (a Chinese sentence fit for them
+    to read), or None."""
+    if item is not None and session.get(WorkItemExclusion, (item.id, actor.name)) is not None:
+        return SEPARATED
     accused = session.scalar(sa.select(Petition.id).where(Petition.case_id == case_id, access.about_reader(actor)))
     if accused is not None:
         return ACCUSED_SELF
@@ -105,9 +113,16 @@ def conflict(session: Session, keyring: Keyring, case_id: int, actor: Actor) -> 
     return None
 
 
-def conflict_for_other(session: Session, keyring: Keyring, case_id: int, other: Actor) -> str | None:
+def conflict_for_other(session: Session, keyring: Keyring, case_id: int, other: Actor,
+                       item: WorkItem | None = None) -> str | None:
     """The refusal shown to whoever hands the task to `other`: it names the person, never the relation."""
-    return OTHER.format(label=other.label) if conflict(session, keyring, case_id, other) else None
+    return OTHER.format(label=other.label) if conflict(session, keyring, case_id, other, item) else None
+
+
+def not_excluded(actor: Actor, work_item_id: Any) -> sa.ColumnElement[bool]:
+    """For queues and counts: the item is not withheld from `actor` by separation of duties."""
+    return ~sa.exists().where(WorkItemExclusion.work_item_id == work_item_id,
+                              WorkItemExclusion.user_name == actor.name)
 
 
 def _matches_parties(session: Session, keyring: Keyring, case_id: int,

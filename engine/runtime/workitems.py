@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.jsonutil import jsonable
 from engine.org.organisation import Actor, role_for_lane
 from engine.runtime.casestate import address, ready_user_tasks
-from engine.store.models import WorkItem, WorkItemCandidate
+from engine.store.models import Department, Role, User, WorkItem, WorkItemCandidate, WorkItemExclusion
 
 
 def _as_list(value: Any) -> list[str]:
@@ -121,3 +121,30 @@ def may_work_on(actor: Actor, item: WorkItem) -> bool:
         return True
     in_department = item.department is None or item.department == actor.department
     return in_department and bool(actor.roles.intersection(item.candidate_groups))
+
+
+def holders(session: Session, items: list[WorkItem]) -> dict[int, str]:
+    """Who holds or may take each item, in words for staff ("承办部门工作人员（第一监督检查室）"), by
+    role label, department name and display name, never raw ids; and whom separation of duties excludes."""
+    roles = dict(session.execute(sa.select(Role.name, Role.label)).all())
+    departments = dict(session.execute(sa.select(Department.code, Department.name)).all())
+    excluded: dict[int, list[str]] = {}
+    for item_id, name in session.execute(sa.select(WorkItemExclusion.work_item_id, WorkItemExclusion.user_name)
+                                         .where(WorkItemExclusion.work_item_id.in_([i.id for i in items]))):
+        excluded.setdefault(item_id, []).append(name)
+    names = {i.assignee for i in items if i.assignee} | {u for i in items for u in i.candidate_users}
+    names |= {n for group in excluded.values() for n in group}
+    people = dict(session.execute(sa.select(User.name, User.display_name).where(User.name.in_(names))).all())
+    found = {}
+    for item in items:
+        if item.assignee:
+            found[item.id] = f"已由 {people.get(item.assignee, item.assignee)} 办理"
+            continue
+        where = f"（{departments.get(item.department, item.department)}）" if item.department else ""
+        offered = [roles.get(group, group) + where for group in item.candidate_groups]
+        offered += [people.get(user, user) for user in item.candidate_users]
+        text = "待领取：" + ("、".join(offered) or "无候选人")
+        if excluded.get(item.id):
+            text += "；按职责分离不由 " + "、".join(people.get(n, n) for n in sorted(excluded[item.id])) + " 办理"
+        found[item.id] = text
+    return found

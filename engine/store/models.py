@@ -181,6 +181,18 @@ class Incident(Base):
     resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
 
 
+class WorkItemExclusion(Base):
+    """Who must not take a work item by the diagram's separation of duties (`not_by`, `not_by_leaders`),
+    worked out as the item arrives (engine/runtime/arrivals.py)."""
+
+    __tablename__ = "work_item_exclusions"
+
+    work_item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+
+
 class Event(Base):
     """Append-only, hash-chained audit log; rows are never updated or deleted."""
 
@@ -223,6 +235,8 @@ class Role(Base):
 
     name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     label: Mapped[str] = mapped_column(sa.String(100))
+    # its holders get a notice when a task arrives for them (engine/runtime/arrivals.py)
+    notify_on_arrival: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class Department(Base):

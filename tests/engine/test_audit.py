@@ -49,8 +49,8 @@ def test_every_command_appends_exactly_one_event(eng, clock):
         ("claim", lambda: eng.claim(task_a, WANG), "wang", "Task_a", {"assignee": "wang"}),
         ("unclaim", lambda: eng.unclaim(task_a, WANG), "wang", "Task_a", {"previous": "wang"}),
         ("claim", lambda: eng.claim(task_a, ZHAO), "zhao", "Task_a", {"assignee": "zhao"}),
-        ("reassign", lambda: eng.reassign(task_a, HEAD, WANG), "chen", "Task_a",
-         {"previous": "zhao", "assignee": "wang"}),
+        ("reassign", lambda: eng.reassign(task_a, HEAD, WANG, "调整分工"), "chen", "Task_a",
+         {"previous": "zhao", "assignee": "wang", "reason": "调整分工"}),
         ("complete", lambda: eng.complete(task_a, WANG, {"title": "补偿款", "count": "2"}), "wang", "Task_a",
          {"task": "登记", "data": {"title": "补偿款", "count": 2},
           "delta": {"changed": {"title": "补偿款", "count": 2}}}),
@@ -228,7 +228,7 @@ def test_rows_are_never_rewritten_by_later_commands(eng, clock):
     clock.advance(days=1)
     task = eng.find_task(other, "Task_a")
     eng.claim(task, WANG)
-    eng.reassign(task, WANG, ZHAO)
+    eng.reassign(task, WANG, ZHAO, "休假")
     eng.complete(task, ZHAO, {"title": "另一件"})
     with pytest.raises(Exception):  # noqa: B017 - a refused command must not touch the log either
         eng.complete(task, ZHAO, {"title": "再来一次"})

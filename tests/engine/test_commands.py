@@ -109,11 +109,11 @@ def test_reassign_to_an_eligible_colleague(eng):
     sun = make_actor("sun", "handling_staff", department="dept_b")
     zhou = make_actor("zhou", "handling_staff", department="dept_b")
     eng.claim(task_id, sun)
-    eng.reassign(task_id, sun, zhou)
+    eng.reassign(task_id, sun, zhou, "出差一周")
     assert eng.work_items(case_id)[0]["assignee"] == "zhou"
-    assert eng.history(case_id)[-1]["payload"] == {"previous": "sun", "assignee": "zhou"}
+    assert eng.history(case_id)[-1]["payload"] == {"previous": "sun", "assignee": "zhou", "reason": "出差一周"}
     with pytest.raises(Forbidden):  # sun no longer holds it
-        eng.reassign(task_id, sun, sun)
+        eng.reassign(task_id, sun, sun, "出差")
     eng.complete(task_id, zhou)
     assert eng.case(case_id)["status"] == "completed"
 
@@ -129,11 +129,11 @@ def test_reassign_to_someone_ineligible_is_forbidden(eng, target):
     eng.claim(task_id, sun)
     before = _snapshot(eng, case_id)
     with pytest.raises(Forbidden) as refused:
-        eng.reassign(task_id, sun, target)
+        eng.reassign(task_id, sun, target, "出差")
     assert target.name in refused.value.message
     assert _snapshot(eng, case_id) == before
     with pytest.raises(Forbidden):  # and the head cannot do it either
-        eng.reassign(task_id, HEAD, target)
+        eng.reassign(task_id, HEAD, target, "调整分工")
 
 
 def test_claim_outside_the_department_is_forbidden(eng):

@@ -200,5 +200,5 @@ def test_queues_read_only_the_work_item_tables(eng, clock, monkeypatch):
     assert len(queries) == 2 * len(QUEUES) + 1
     found = [re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement, re.IGNORECASE) for statement in queries]
     tables = {table for names in found for table in names}
-    assert tables == {"work_items", "work_item_candidates"}
+    assert tables == {"work_items", "work_item_candidates", "work_item_exclusions"}  # + separation of duties
     assert not any(re.search(r"\b(cases|events|deployments|timers)\b", s) for s in queries)

@@ -42,7 +42,7 @@ WORKER = {
     "Task_lower_result": "xf_wang", "Task_notify_acceptance": "xf_wang", "Task_propose": "xf_wang",
     "Task_leader_signoff": "leader_li", "Task_investigate": "s1_liu", "Task_request_extension": "s1_liu",
     "Task_approve_extension": "leader_li", "Task_collective_decision": "leader_zhao",
-    "Task_department_sign": "s1_sun", "Task_review_petition_office": "xf_chen", "Task_review_supervision": "s1_liu",
+    "Task_department_sign": "s1_sun", "Task_review_petition_office": "xf_chen", "Task_review_supervision": "s1_he",
     "Task_review_case_review": "cr_zheng", "Task_read_in_charge": "leader_li", "Task_read_principal": "leader_zhao",
     "Task_result_feedback": "s1_liu", "Task_anonymous_feedback": "xf_wang", "Task_joint_feedback": "co_feng",
     "Task_public_feedback": "xf_chen", "Task_recheck": "s1_liu", "Task_propose_clarification": "s1_liu",

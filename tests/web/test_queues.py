@@ -33,9 +33,9 @@ def test_claim_release_and_reassign(client, engine, app):
     post(client, f"/tasks/{task_id}/claim")
     task_page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert 'value="xf_chen"' in task_page and 'value="s1_liu"' not in task_page  # colleagues of the same role
-    post(client, f"/tasks/{task_id}/reassign", {"to": "xf_chen"})
+    post(client, f"/tasks/{task_id}/reassign", {"to": "xf_chen", "reason": "本人出差"})
     assert engine.work_items(case_id)[0]["assignee"] == "xf_chen"
-    refused = post(client, f"/tasks/{task_id}/reassign", {"to": "s1_liu"}, follow_redirects=True)
+    refused = post(client, f"/tasks/{task_id}/reassign", {"to": "s1_liu", "reason": "本人出差"})
     assert "请选择同一角色、同一部门的同事" in refused.get_data(as_text=True)
     other = signed_in(app, "xf_chen")
     assert "XF-2026-000001" in other.get("/tasks/?view=mine").get_data(as_text=True)

@@ -39,7 +39,7 @@ MATRIX = """
 item       user         page  file  who     found  by_reporter  queue  notice
 normal     xf_wang      200   200   shown   yes    yes          yes    no
 normal     xf_chen      200   200   shown   yes    yes          yes    no
-normal     leader_li    200   403   masked  yes    no           no     no
+normal     leader_li    200   403   masked  yes    no           no     yes
 normal     leader_zhao  200   403   masked  yes    no           no     no
 normal     s1_liu       200   200   shown   yes    no           yes    yes
 normal     s1_sun       200   200   shown   yes    no           yes    yes
@@ -51,7 +51,7 @@ normal     admin        404   404   -       no     no           no     no
 higher     xf_wang      404   404   -       no     no           no     no
 higher     xf_chen      200   200   shown   yes    yes          yes    yes
 higher     leader_li    404   404   -       no     no           no     no
-higher     leader_zhao  200   403   masked  yes    no           no     no
+higher     leader_zhao  200   403   masked  yes    no           no     yes
 higher     s1_liu       404   404   -       no     no           no     no
 higher     s1_sun       404   404   -       no     no           no     no
 higher     s2_zhou      404   404   -       no     no           no     no

@@ -79,7 +79,7 @@ def test_a_declared_unit_blocks_claim_and_reassignment_with_the_reason(client, a
     # the reassign list leaves him out, and handing it to him anyway is refused
     assert "s1_liu" not in {c["name"] for c in engine.staff.colleagues(task_id, ma)}
     with pytest.raises(Forbidden, match="对本件应当回避，不能转交"):
-        engine.reassign(task_id, ma, liu)
+        engine.reassign(task_id, ma, liu, "出差")
     engine.unclaim(task_id, ma)
     with pytest.raises(Forbidden) as refused:
         engine.claim(task_id, liu)
