@@ -69,7 +69,7 @@ def route(session: Session, keyring: Keyring, case_id: int, created: Iterable[Wo
         owner = item.assignee if given else _earlier_owner(session, case_id, item, rules, done)
         if owner is None:
             continue
-        why = _unfit(session, keyring, item, owner)
+        why = _unfit(session, keyring, item, owner, need_role=not given)
         if why is None:
             if not given:
                 _assign(session, item, owner)
@@ -121,15 +121,16 @@ def _earlier_owner(session: Session, case_id: int, item: WorkItem, rules: Rules,
                           .order_by(Event.id.desc()).limit(1))
 
 
-def _unfit(session: Session, keyring: Keyring, item: WorkItem, name: str) -> str | None:
-    """Why `name` does not get the item (a Chinese sentence for the case timeline), or None."""
+def _unfit(session: Session, keyring: Keyring, item: WorkItem, name: str, need_role: bool) -> str | None:
+    """Why `name` does not get the item (a Chinese sentence for the case timeline), or None. A
+    diagram-given assignee needs no candidate role, as in Camunda; an earlier round's owner does."""
     try:
         person = load_actor(session, name)
     except UnknownUser:
-        return "原办理人已停用"
+        return "办理人不存在或已停用"
     unassigned = WorkItem(candidate_groups=item.candidate_groups, candidate_users=item.candidate_users,
                           department=item.department, assignee=None)
-    if not workitems.may_work_on(person, unassigned):
+    if need_role and not workitems.may_work_on(person, unassigned):
         return "原办理人已不具备该任务的角色或部门"
     if recusal.conflict(session, keyring, item.case_id, person, item):
         return "原办理人对该任务应当回避"

@@ -14,7 +14,7 @@ from diagrams import files, read
 from engine import Engine, FormErrors
 from engine.reads.queues import QueueQuery
 from engine.runtime.handlers_registry import HandlerRegistry
-from engine.store.models import Deployment, Timer, WorkItem
+from engine.store.models import Deployment, Timer, User, WorkItem
 
 
 @pytest.fixture
@@ -96,6 +96,8 @@ def test_due_date_counts_from_the_moment_the_task_arrives(eng, staff, clock):
 
 
 def test_assignee_and_candidate_groups_as_expressions(eng, staff):
+    with eng.db.write() as session:
+        session.add(User(name="zhao", display_name="赵"))
     case_id = _route(eng, staff, {"a": True, "b": True, "review_role": "petition_head"},
                      {"handling_department": "dept_a", "officer": "zhao"})
     (item,) = eng.work_items(case_id)
@@ -105,6 +107,17 @@ def test_assignee_and_candidate_groups_as_expressions(eng, staff):
     zhao, head = make_actor("zhao"), make_actor("chen", "petition_head")
     assert [i["case_id"] for i in eng.queue(zhao, QueueQuery(view="mine"))] == [case_id]
     assert eng.queue(head, QueueQuery(view="groups")) == []  # assigned items are not up for claiming
+
+
+def test_an_assignee_who_is_no_user_leaves_the_task_in_the_pool_and_says_why(eng, staff):
+    case_id = _route(eng, staff, {"a": True, "b": True, "review_role": "petition_head"},
+                     {"handling_department": "dept_a", "officer": "nobody"})
+    (item,) = eng.work_items(case_id)
+    assert item["assignee"] is None
+    head = make_actor("chen", "petition_head")
+    assert [i["case_id"] for i in eng.queue(head, QueueQuery(view="groups"))] == [case_id]
+    (pooled,) = [e["payload"]["to_pool"] for e in eng.history(case_id) if e["payload"].get("to_pool")]
+    assert pooled[0]["person"] == "nobody" and pooled[0]["why"] == "办理人不存在或已停用"
 
 
 def test_camunda_properties_are_kept(eng):

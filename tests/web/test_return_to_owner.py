@@ -111,7 +111,7 @@ def test_a_returned_proposal_goes_back_to_who_proposed_it(client, app, engine, c
 
 
 @pytest.mark.parametrize(("change", "why"), [
-    ({"active": False}, "原办理人已停用"),
+    ({"active": False}, "办理人不存在或已停用"),
     ({"department": "supervision_2"}, "原办理人已不具备该任务的角色或部门"),
 ])
 def test_an_owner_no_longer_fit_leaves_it_in_the_pool_and_the_timeline_says_why(client, app, engine, clock,
