@@ -160,6 +160,8 @@ class Meter:
         return numbers
 
     def getattr(self, obj: Any, name: str, *default: Any) -> Any:
+        if isinstance(obj, dict) and name in obj:  # JUEL's `order.amount` on a map, as Camunda reads it
+            return obj[name]
         value = safer_getattr(obj, name, *default)
         if isinstance(obj, (str, bytes)) and name in _TEXT_METHODS:
             return functools.partial(self._text_method, obj, name)

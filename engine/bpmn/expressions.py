@@ -45,7 +45,20 @@ _BUILTINS = {name: getattr(builtins, name) for name in (
     "ArithmeticError", "AttributeError", "Exception", "IndexError", "KeyError", "LookupError", "NameError",
     "TypeError", "ValueError", "ZeroDivisionError",
 )}
-_PREDEFINED: dict[str, Any] = {"datetime": datetime, "date": date, "timedelta": timedelta, "Decimal": Decimal}
+
+
+def _empty(value: Any) -> bool:
+    """JUEL's `empty`: null, an empty string and an empty collection are empty."""
+    return value is None or (isinstance(value, (str, list, tuple, dict, set, frozenset)) and not value)
+
+
+def _concat(*parts: Any) -> str:
+    """JUEL's composite text (`第${n}次`): each part as text, null as nothing."""
+    return "".join("" if part is None else str(part) for part in parts)
+
+
+_PREDEFINED: dict[str, Any] = {"datetime": datetime, "date": date, "timedelta": timedelta, "Decimal": Decimal,
+                               "empty": _empty, "concat": _concat}
 
 # None of these is in _BUILTINS, so at run time they are a NameError anyway; refusing them when the
 # diagram is checked tells the process owner early and in words.

@@ -224,7 +224,7 @@ def test_translated_juel_evaluates(env):
     ("2026-12-01", "'2026-12-01T00:00:00+08:00'"),
     ("  P3D\n", "'P3D'"),
     ("${delay}", "delay"),
-    ("${ !urgent }", " not urgent "),
+    ("${ !urgent }", "not urgent"),
     ("'P3D'", "'P3D'"),
     ("\"2026-12-01\"", "\"2026-12-01\""),
     ("workdays(3)", "workdays(3)"),
