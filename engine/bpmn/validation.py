@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine.bpmn import assignment_rules
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
-from engine.bpmn.forms import form_problems
+from engine.bpmn.form_checks import form_problems
 from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
 from engine.org.organisation import role_for_lane
 from engine.timing.cron import CronRefused, looks_like_cron
