@@ -1,12 +1,26 @@
 """Deploy-time checks of user-task forms: a modeller never believes a rule is enforced when it is not.
 
-`form_problems` checks one form (types, constraints, defaults, conditions); an empty list means it can be
-used. The submission itself is cleaned by `engine.bpmn.forms.validate_submission`.
+`form_problems` checks one form (types, constraints, defaults, conditions, date bounds); an empty list means
+it can be used; `shared_key_problems` checks that the user tasks of one deployment each write their own
+keys. The submission itself is cleaned by `engine.bpmn.forms.validate_submission`.
 """
 
 from __future__ import annotations
 
-from engine.bpmn.forms import DATE_TYPES, NUMBER_TYPES, TEXT_TYPES, TYPES, Form, FormField, InvalidValue, clean_value
+from collections.abc import Mapping
+
+from engine.bpmn.forms import (
+    DATE_TYPES,
+    FLAGS,
+    NUMBER_TYPES,
+    TEXT_TYPES,
+    TODAY,
+    TYPES,
+    Form,
+    FormField,
+    InvalidValue,
+    clean_value,
+)
 
 
 def _condition_problems(form: Form, field: FormField) -> list[str]:
@@ -64,8 +78,32 @@ def _field_problems(field: FormField) -> list[str]:
     return problems
 
 
-def form_problems(form: Form) -> list[str]:
-    """Static checks for deploy time; an empty list means the form can be used."""
+def _flag_problems(field: FormField) -> list[str]:
+    return [f"属性 {name} 只能是 true 或 false，不是 {field.properties[name]!r}" for name in FLAGS
+            if name in field.properties and field.properties[name].strip().lower() not in ("true", "false")]
+
+
+def _order_problems(form: Form, field: FormField, deployed: Mapping[str, FormField]) -> list[str]:
+    """`not_before` / `not_after` name today or a date field of this form or of the deployment."""
+    problems = []
+    for name, refs in (("not_before", field.not_before), ("not_after", field.not_after)):
+        if name in field.properties and not refs:
+            problems.append(f"属性 {name} 为空，应写 today 或日期字段的 id")
+        if refs and (field.type not in DATE_TYPES or field.group):
+            problems.append(f"属性 {name} 只适用于单个日期或日期时间字段")
+            continue
+        for ref in refs:
+            other = form.field(ref) or deployed.get(ref)
+            if ref == field.id:
+                problems.append(f"属性 {name} 不能引用字段自身")
+            elif ref != TODAY and (other is None or other.type not in DATE_TYPES or other.group):
+                problems.append(f"属性 {name} 引用的 {ref!r} 不是 today，也不是本表单或本次部署中的日期字段")
+    return problems
+
+
+def form_problems(form: Form, deployed: Mapping[str, FormField] | None = None) -> list[str]:
+    """Static checks for deploy time; an empty list means the form can be used. `deployed`: the fields of
+    the other forms deployed with it (date bounds may name them), by id."""
     problems: list[str] = []
     seen: set[str] = set()
     for field in form.fields:
@@ -78,7 +116,31 @@ def form_problems(form: Form) -> list[str]:
         problems.extend(f"{name}：{p}" for p in _field_problems(field))
         if field.required_when is not None:
             problems.extend(f"{name}：{p}" for p in _condition_problems(form, field))
+        problems.extend(f"{name}：{p}" for p in _flag_problems(field) + _order_problems(form, field, deployed or {}))
     for key in form.groups():
         if form.field(key) is not None:
             problems.append(f"字段 {key}：与记录组 {key}.* 重名")
+    return problems
+
+
+def shared_key_problems(forms: Mapping[str, Form]) -> list[tuple[str, str]]:
+    """(task id, message) for each field several user tasks write while one of them does not mark it
+    `carry_over`: each task writes its own keys, so no form opens with someone else's answer and every
+    opinion and decision stays its writer's. `forms`: the deployment's user tasks by id."""
+    writers: dict[str, list[tuple[str, bool]]] = {}
+    for task_id, form in forms.items():
+        written: dict[str, bool] = {}
+        for field in form.fields:
+            if field.id and not field.readonly:
+                key = field.group or field.id
+                written[key] = written.get(key, True) and field.carry_over
+        for key, carried in written.items():
+            writers.setdefault(key, []).append((task_id, carried))
+    problems = []
+    for key, tasks in sorted(writers.items()):
+        for task_id, carried in tasks if len(tasks) > 1 else ():
+            if not carried:
+                others = "、".join(other for other, _ in tasks if other != task_id)
+                problems.append((task_id, f"字段 {key} 也由任务 {others} 填写：每个任务应填写自己的字段（如 "
+                                          "signoff_opinion），有意沿用此前的值时在各任务的该字段上设 carry_over=true"))
     return problems

@@ -44,6 +44,7 @@ _DATETIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 _BOOLEANS = {"true": True, "on": True, "1": True, "是": True}
 _BOOLEANS |= {"false": False, "off": False, "0": False, "否": False}
 
+TODAY = "today"  # a date bound meaning the day of the submission
 REQUIRED = "此项为必填项"
 UNKNOWN_FIELD = "表单中没有此字段"
 READONLY = "只读字段不能修改"
@@ -76,6 +77,13 @@ class FormField:
     # boolean field of the same form has one of those values (e.g. a report's findings, not when the
     # handler asks for more time). None without the property; ("", ()) when it does not parse.
     required_when: tuple[str, tuple[str, ...]] | None = None
+    # Properties `not_before` / `not_after` on date fields = "today" or ids of date fields, of this form or
+    # of an earlier task (e.g. a notice not before `received_on`); each is skipped while its value is unknown.
+    not_before: tuple[str, ...] = ()
+    not_after: tuple[str, ...] = ()
+    # Property `carry_over` = "true": the form opens with the case's current value of the field (a proposal
+    # being revised). Without it a field opens empty (or with its default) on every round.
+    carry_over: bool = False
     # (constraint name, config) pairs that could not be understood; only form_problems reads them.
     invalid_constraints: tuple[tuple[str, str | None], ...] = ()
 
@@ -186,11 +194,25 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
         # Only SpiffWorkflow's EnumFormField has `options`.
         options=tuple(Option(o.id or "", o.name or o.id or "") for o in getattr(spiff_field, "options", ())),
         properties=properties,
-        confidential=properties.get("confidential", "").strip().lower() == "true",
+        confidential=_flag(properties, "confidential"),
+        carry_over=_flag(properties, "carry_over"),
         required_when=_parse_condition(properties["required_when"]) if "required_when" in properties else None,
+        not_before=_ids(properties.get("not_before")),
+        not_after=_ids(properties.get("not_after")),
         invalid_constraints=tuple(invalid),
         **values,
     )
+
+
+FLAGS = ("confidential", "carry_over")  # properties that are "true" or "false"
+
+
+def _flag(properties: Mapping[str, str], name: str) -> bool:
+    return properties.get(name, "").strip().lower() == "true"
+
+
+def _ids(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
 def _parse_condition(text: str) -> tuple[str, tuple[str, ...]]:
@@ -303,12 +325,25 @@ def _readonly_untouched(field: FormField, raw: Any) -> bool:
         return False
 
 
-def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, Any]:
-    """Cleaned data for `submitted`, or `FormErrors` listing every problem at once."""
+@dataclass(frozen=True)
+class Circumstances:
+    """What a submission is checked against besides itself, for `not_before` / `not_after`: the day it is
+    made (the injected clock's, in Shanghai) and the case's values, with their fields' labels for messages."""
+
+    today: date
+    data: Mapping[str, Any] = dc_field(default_factory=dict)
+    labels: Mapping[str, str] = dc_field(default_factory=dict)
+
+
+def validate_submission(form: Form, submitted: Mapping[str, Any],
+                        circumstances: Circumstances | None = None) -> dict[str, Any]:
+    """Cleaned data for `submitted`, or `FormErrors` listing every problem at once. A form with date
+    bounds needs `circumstances`."""
     groups = form.groups()
     errors = {str(key): UNKNOWN_FIELD for key in submitted
               if key not in groups and (form.field(key) is None or "." in str(key))}
     cleaned = _clean_fields(form.single_fields(), submitted, errors)
+    _check_order(form, cleaned, errors, circumstances)
     for key, fields in groups.items():
         records = _clean_group(key, fields, submitted.get(key), errors)
         if records:
@@ -316,6 +351,43 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
     if errors:
         raise FormErrors(errors)
     return cleaned
+
+
+def _check_order(form: Form, cleaned: dict[str, Any], errors: dict[str, str],
+                 circumstances: Circumstances | None) -> None:
+    """A date against its `not_before` / `not_after` bounds: today, or another date of this submission or
+    of the case (an intake received in the future, a notice dated before receipt)."""
+    for field in form.single_fields():
+        if field.id in errors or field.id not in cleaned:
+            continue
+        day = _as_day(cleaned[field.id])
+        for refs, after, words in ((field.not_before, False, "早于"), (field.not_after, True, "晚于")):
+            for ref in refs:
+                bound, name = _bound(form, ref, cleaned, circumstances)
+                if bound is not None and (day < bound if not after else day > bound):
+                    errors[field.id] = f"不能{words}{name}（{bound.isoformat()}）"
+
+
+def _bound(form: Form, ref: str, cleaned: Mapping[str, Any], circumstances: Circumstances | None
+           ) -> tuple[date | None, str]:
+    if ref == TODAY:
+        if circumstances is None:  # a caller's mistake: the engine's clock, never the machine's, says today
+            raise ValueError("not_after/not_before=today needs Circumstances")
+        return circumstances.today, "今天"
+    known = circumstances or Circumstances(date.min)
+    other = form.field(ref)
+    value = cleaned[ref] if ref in cleaned else known.data.get(ref)
+    return _as_day(value), other.label if other else known.labels.get(ref, ref)
+
+
+def _as_day(value: Any) -> date | None:
+    """The Shanghai calendar day of a cleaned or stored date/datetime (stored ones may be ISO text)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).date() if value.tzinfo else value.date()
+    return value if isinstance(value, date) else None
 
 
 def _clean_group(key: str, fields: tuple[FormField, ...], raw: Any, errors: dict[str, str]) -> list[dict]:
