@@ -215,9 +215,9 @@ def _work_item(tables: dict, rng: random.Random, holders: dict, item_id: int, ca
 
 
 _ACTIONS = (("xf_wang", "Task_classify", {"category": "accusation", "classification_note": "反映党员干部违纪问题"}),
-            ("leader_li", "Task_leader_signoff", {"signoff_decision": "approve", "opinion": "同意"}),
+            ("leader_li", "Task_leader_signoff", {"signoff_decision": "approve", "signoff_opinion": "同意"}),
             ("s1_liu", "Task_investigate", {"handling_report": "经初步核实，反映问题部分属实"}),
-            ("s1_sun", "Task_department_sign", {"report_signoff": "sign", "opinion": "同意报结"}))
+            ("s1_sun", "Task_department_sign", {"report_signoff": "sign", "report_signoff_opinion": "同意报结"}))
 
 
 def _event(event_id: int, case_id: int, seq: int, deployment_id: int, at: datetime) -> dict:

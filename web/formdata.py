@@ -32,17 +32,21 @@ def submission(form: Form, posted: MultiDict) -> dict[str, Any]:
 
 
 def initial_values(form: Form, case_data: dict[str, Any], confidential_masked: bool) -> dict[str, Any]:
-    """What a fresh form shows: the case's current value of a field, else its default. A masked reporter
-    field is shown empty rather than with the mask."""
+    """What a fresh form shows: its defaults, and the case's current value only where the diagram marks
+    the field `carry_over` (a proposal or report being revised). Every other field opens empty on every
+    round: earlier answers, and other people's opinions, are shown beside the form, never in it. A masked
+    reporter field is shown empty rather than with the mask."""
     values: dict[str, Any] = {}
     for field in form.single_fields():
-        if field.id in case_data and not (field.confidential and confidential_masked):
+        carried = field.carry_over and field.id in case_data and not (field.confidential and confidential_masked)
+        if carried:
             value = case_data[field.id]
             values[field.id] = "\n".join(value) if isinstance(value, list) else value
         elif field.default is not None:
             values[field.id] = field.default
-    for key in form.groups():
-        values[key] = case_data.get(key) if isinstance(case_data.get(key), list) else []
+    for key, fields in form.groups().items():
+        carried = any(f.carry_over for f in fields) and isinstance(case_data.get(key), list)
+        values[key] = case_data[key] if carried else []
     return values
 
 

@@ -6,7 +6,7 @@ Browsers and API clients are never trusted: `validate_submission` lets only decl
   strings). Dates are ISO YYYY-MM-DD, not Camunda's dd/MM/yyyy.
 * Constraints: required, readonly, minlength, maxlength, min, max. On date/datetime fields min/max are ISO
   dates (`min_date`/`max_date`; a datetime is bounded by its Shanghai date), on numbers Decimals. Unknown
-  constraints and unparsable configs are kept in `invalid_constraints` and rejected by `form_problems` at
+  constraints and unparsable configs are kept in `invalid_constraints` and rejected by `form_checks.form_problems` at
   deploy time, so a modeller never believes a rule is enforced when it is not.
 * Defaults are a presentation hint; the server never fills them in.
 * Read-only fields never reach the cleaned data; a submitted one must equal its default.
@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 TYPES = frozenset({"string", "text", "long", "decimal", "boolean", "date", "datetime", "enum", "list"})
-_TEXT_TYPES = frozenset({"string", "text"})
-_NUMBER_TYPES = frozenset({"long", "decimal"})
-_DATE_TYPES = frozenset({"date", "datetime"})
+TEXT_TYPES = frozenset({"string", "text"})
+NUMBER_TYPES = frozenset({"long", "decimal"})
+DATE_TYPES = frozenset({"date", "datetime"})
 
 # \d is deliberately Unicode-aware: full-width digits typed with a Chinese IME are accepted.
 _INT_RE = re.compile(r"[+-]?\d+")
@@ -44,6 +44,7 @@ _DATETIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 _BOOLEANS = {"true": True, "on": True, "1": True, "是": True}
 _BOOLEANS |= {"false": False, "off": False, "0": False, "否": False}
 
+TODAY = "today"  # a date bound meaning the day of the submission
 REQUIRED = "此项为必填项"
 UNKNOWN_FIELD = "表单中没有此字段"
 READONLY = "只读字段不能修改"
@@ -76,6 +77,13 @@ class FormField:
     # boolean field of the same form has one of those values (e.g. a report's findings, not when the
     # handler asks for more time). None without the property; ("", ()) when it does not parse.
     required_when: tuple[str, tuple[str, ...]] | None = None
+    # Properties `not_before` / `not_after` on date fields = "today" or ids of date fields, of this form or
+    # of an earlier task (e.g. a notice not before `received_on`); each is skipped while its value is unknown.
+    not_before: tuple[str, ...] = ()
+    not_after: tuple[str, ...] = ()
+    # Property `carry_over` = "true": the form opens with the case's current value of the field (a proposal
+    # being revised). Without it a field opens empty (or with its default) on every round.
+    carry_over: bool = False
     # (constraint name, config) pairs that could not be understood; only form_problems reads them.
     invalid_constraints: tuple[tuple[str, str | None], ...] = ()
 
@@ -127,7 +135,7 @@ class FormErrors(Exception):
         super().__init__(f"表单有 {len(errors)} 处错误：{detail}")
 
 
-class _Invalid(ValueError):
+class InvalidValue(ValueError):
     pass
 
 
@@ -167,7 +175,7 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
             continue
         if name in ("minlength", "maxlength"):
             attr, parsed = f"{name[:3]}_length", _parse_length(config)
-        elif name in ("min", "max") and field_type in _DATE_TYPES:
+        elif name in ("min", "max") and field_type in DATE_TYPES:
             attr, parsed = f"{name}_date", _parse_date(config)
         elif name in ("min", "max"):
             attr, parsed = name, _parse_decimal(config)
@@ -186,11 +194,25 @@ def _field_from_spiff(spiff_field: Any) -> FormField:
         # Only SpiffWorkflow's EnumFormField has `options`.
         options=tuple(Option(o.id or "", o.name or o.id or "") for o in getattr(spiff_field, "options", ())),
         properties=properties,
-        confidential=properties.get("confidential", "").strip().lower() == "true",
+        confidential=_flag(properties, "confidential"),
+        carry_over=_flag(properties, "carry_over"),
         required_when=_parse_condition(properties["required_when"]) if "required_when" in properties else None,
+        not_before=_ids(properties.get("not_before")),
+        not_after=_ids(properties.get("not_after")),
         invalid_constraints=tuple(invalid),
         **values,
     )
+
+
+FLAGS = ("confidential", "carry_over")  # properties that are "true" or "false"
+
+
+def _flag(properties: Mapping[str, str], name: str) -> bool:
+    return properties.get(name, "").strip().lower() == "true"
+
+
+def _ids(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
 def _parse_condition(text: str) -> tuple[str, tuple[str, ...]]:
@@ -206,16 +228,16 @@ def form_from_spiff(spiff_form: Any) -> Form:
 
 def _coerce(field: FormField, raw: Any) -> Any:
     kind = field.type
-    if kind in _TEXT_TYPES:
+    if kind in TEXT_TYPES:
         if not isinstance(raw, str):
-            raise _Invalid("应为文本")
+            raise InvalidValue("应为文本")
         return raw
     if kind == "long":
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         if isinstance(raw, str) and _INT_RE.fullmatch(raw):
             return int(raw)
-        raise _Invalid("应为整数")
+        raise InvalidValue("应为整数")
     if kind == "decimal":
         if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
             # str() of a float gives its shortest repr, avoiding binary-expansion noise in the Decimal.
@@ -224,19 +246,19 @@ def _coerce(field: FormField, raw: Any) -> Any:
                 return value
         elif isinstance(raw, str) and _DECIMAL_RE.fullmatch(raw):
             return Decimal(raw)
-        raise _Invalid("应为数字")
+        raise InvalidValue("应为数字")
     if kind == "boolean":
         if isinstance(raw, int) and raw in (0, 1):  # bools included
             return bool(raw)
         if isinstance(raw, str) and raw.lower() in _BOOLEANS:
             return _BOOLEANS[raw.lower()]
-        raise _Invalid("是/否 取值无效")
+        raise InvalidValue("是/否 取值无效")
     if kind == "date":
         if isinstance(raw, date) and not isinstance(raw, datetime):
             return raw
         parsed = _parse_date(raw) if isinstance(raw, str) else None
         if parsed is None:
-            raise _Invalid("应为日期（YYYY-MM-DD）")
+            raise InvalidValue("应为日期（YYYY-MM-DD）")
         return parsed
     if kind == "datetime":
         value = raw if isinstance(raw, datetime) else None
@@ -244,43 +266,43 @@ def _coerce(field: FormField, raw: Any) -> Any:
             with contextlib.suppress(ValueError):
                 value = datetime.fromisoformat(raw)
         if value is None:
-            raise _Invalid("应为日期时间（YYYY-MM-DD HH:MM）")
+            raise InvalidValue("应为日期时间（YYYY-MM-DD HH:MM）")
         # Petition deadlines are counted in Beijing time; normalising keeps stored values comparable.
         return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
     if kind == "enum":
         if isinstance(raw, str) and any(o.id == raw for o in field.options):
             return raw
-        raise _Invalid("请从可选项中选择")
+        raise InvalidValue("请从可选项中选择")
     if kind == "list":
         items = raw.splitlines() if isinstance(raw, str) else raw
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise _Invalid("应为文本列表")
+            raise InvalidValue("应为文本列表")
         cleaned = [i.strip() for i in items if i.strip()]
         return cleaned or _MISSING
     raise ValueError(f"字段 {field.id}：未知类型 {kind}（部署前应由 form_problems 拦截）")
 
 
 def _check_bounds(field: FormField, value: Any) -> None:
-    if field.type in _TEXT_TYPES:
+    if field.type in TEXT_TYPES:
         if field.min_length is not None and len(value) < field.min_length:
-            raise _Invalid(f"不能少于 {field.min_length} 个字符")
+            raise InvalidValue(f"不能少于 {field.min_length} 个字符")
         if field.max_length is not None and len(value) > field.max_length:
-            raise _Invalid(f"不能超过 {field.max_length} 个字符")
-    elif field.type in _NUMBER_TYPES:
+            raise InvalidValue(f"不能超过 {field.max_length} 个字符")
+    elif field.type in NUMBER_TYPES:
         if field.min is not None and value < field.min:
-            raise _Invalid(f"不能小于 {field.min}")
+            raise InvalidValue(f"不能小于 {field.min}")
         if field.max is not None and value > field.max:
-            raise _Invalid(f"不能大于 {field.max}")
-    elif field.type in _DATE_TYPES:
+            raise InvalidValue(f"不能大于 {field.max}")
+    elif field.type in DATE_TYPES:
         day = value.date() if isinstance(value, datetime) else value
         if field.min_date is not None and day < field.min_date:
-            raise _Invalid(f"不能早于 {field.min_date.isoformat()}")
+            raise InvalidValue(f"不能早于 {field.min_date.isoformat()}")
         if field.max_date is not None and day > field.max_date:
-            raise _Invalid(f"不能晚于 {field.max_date.isoformat()}")
+            raise InvalidValue(f"不能晚于 {field.max_date.isoformat()}")
 
 
-def _clean(field: FormField, raw: Any) -> Any:
-    """The cleaned value, or _MISSING for an empty one; raises _Invalid with a user message."""
+def clean_value(field: FormField, raw: Any) -> Any:
+    """The cleaned value, or _MISSING for an empty one; raises InvalidValue with a user message."""
     if raw is None:
         return _MISSING
     if isinstance(raw, str):
@@ -297,18 +319,31 @@ def _clean(field: FormField, raw: Any) -> Any:
 def _readonly_untouched(field: FormField, raw: Any) -> bool:
     # Disabled inputs are not posted at all, so absence is fine; anything sent must equal the default.
     try:
-        value = _clean(field, raw)
-        return value is _MISSING or value == _clean(field, field.default)
-    except _Invalid:
+        value = clean_value(field, raw)
+        return value is _MISSING or value == clean_value(field, field.default)
+    except InvalidValue:
         return False
 
 
-def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, Any]:
-    """Cleaned data for `submitted`, or `FormErrors` listing every problem at once."""
+@dataclass(frozen=True)
+class Circumstances:
+    """What a submission is checked against besides itself, for `not_before` / `not_after`: the day it is
+    made (the injected clock's, in Shanghai) and the case's values, with their fields' labels for messages."""
+
+    today: date
+    data: Mapping[str, Any] = dc_field(default_factory=dict)
+    labels: Mapping[str, str] = dc_field(default_factory=dict)
+
+
+def validate_submission(form: Form, submitted: Mapping[str, Any],
+                        circumstances: Circumstances | None = None) -> dict[str, Any]:
+    """Cleaned data for `submitted`, or `FormErrors` listing every problem at once. A form with date
+    bounds needs `circumstances`."""
     groups = form.groups()
     errors = {str(key): UNKNOWN_FIELD for key in submitted
               if key not in groups and (form.field(key) is None or "." in str(key))}
     cleaned = _clean_fields(form.single_fields(), submitted, errors)
+    _check_order(form, cleaned, errors, circumstances)
     for key, fields in groups.items():
         records = _clean_group(key, fields, submitted.get(key), errors)
         if records:
@@ -316,6 +351,43 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
     if errors:
         raise FormErrors(errors)
     return cleaned
+
+
+def _check_order(form: Form, cleaned: dict[str, Any], errors: dict[str, str],
+                 circumstances: Circumstances | None) -> None:
+    """A date against its `not_before` / `not_after` bounds: today, or another date of this submission or
+    of the case (an intake received in the future, a notice dated before receipt)."""
+    for field in form.single_fields():
+        if field.id in errors or field.id not in cleaned:
+            continue
+        day = _as_day(cleaned[field.id])
+        for refs, after, words in ((field.not_before, False, "早于"), (field.not_after, True, "晚于")):
+            for ref in refs:
+                bound, name = _bound(form, ref, cleaned, circumstances)
+                if bound is not None and (day < bound if not after else day > bound):
+                    errors[field.id] = f"不能{words}{name}（{bound.isoformat()}）"
+
+
+def _bound(form: Form, ref: str, cleaned: Mapping[str, Any], circumstances: Circumstances | None
+           ) -> tuple[date | None, str]:
+    if ref == TODAY:
+        if circumstances is None:  # a caller's mistake: the engine's clock, never the machine's, says today
+            raise ValueError("not_after/not_before=today needs Circumstances")
+        return circumstances.today, "今天"
+    known = circumstances or Circumstances(date.min)
+    other = form.field(ref)
+    value = cleaned[ref] if ref in cleaned else known.data.get(ref)
+    return _as_day(value), other.label if other else known.labels.get(ref, ref)
+
+
+def _as_day(value: Any) -> date | None:
+    """The Shanghai calendar day of a cleaned or stored date/datetime (stored ones may be ISO text)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).date() if value.tzinfo else value.date()
+    return value if isinstance(value, date) else None
 
 
 def _clean_group(key: str, fields: tuple[FormField, ...], raw: Any, errors: dict[str, str]) -> list[dict]:
@@ -354,8 +426,8 @@ def _clean_fields(fields: tuple[FormField, ...], submitted: Mapping[str, Any], e
                 errors[field.id] = READONLY
             continue
         try:
-            value = _clean(field, raw)
-        except _Invalid as exc:
+            value = clean_value(field, raw)
+        except InvalidValue as exc:
             errors[field.id] = str(exc)
             continue
         if value is not _MISSING:
@@ -376,84 +448,9 @@ def _required(field: FormField, fields: tuple[FormField, ...], submitted: Mappin
     if other is None:
         return False
     try:
-        value = _clean(other, submitted.get(other_id))
-    except _Invalid:
+        value = clean_value(other, submitted.get(other_id))
+    except InvalidValue:
         return False  # the other field's own error says what to fix first
     if isinstance(value, bool):
         value = "true" if value else "false"
     return value is not _MISSING and value in values
-
-
-def _condition_problems(form: Form, field: FormField) -> list[str]:
-    other_id, values = field.required_when
-    if not other_id:
-        return [f"条件必填 required_when={field.properties['required_when']!r} 应写作 字段id=取值[,取值]"]
-    other = form.field(other_id)
-    if other is None or other.group or field.group:
-        return [f"条件必填引用的字段 {other_id} 不是本表单的单个字段"]
-    if field.required:
-        return ["已设为必填（required），不能再设条件必填"]
-    if other.type not in ("enum", "boolean"):
-        return [f"条件必填只能引用枚举或是/否字段，{other_id} 是 {other.type}"]
-    allowed = {o.id for o in other.options} if other.type == "enum" else {"true", "false"}
-    return [f"条件必填的取值 {value!r} 不是字段 {other_id} 的可选项" for value in values if value not in allowed]
-
-
-def _constraint_problem(field: FormField, name: str, config: str | None) -> str:
-    expected = {"minlength": "非负整数", "maxlength": "非负整数", "min": "数字", "max": "数字"}.get(name)
-    if expected == "数字" and field.type in _DATE_TYPES:
-        expected = "日期（YYYY-MM-DD）"
-    return f"校验规则 {name} 的配置 {config!r} 不是{expected}" if expected else f"不支持的校验规则 {name!r}"
-
-
-def _field_problems(field: FormField) -> list[str]:
-    problems = [_constraint_problem(field, name, config) for name, config in field.invalid_constraints]
-    if field.type not in TYPES:
-        return [f"未知类型 {field.type!r}", *problems]
-    if field.type == "enum":
-        ids = [o.id for o in field.options]
-        if not ids:
-            problems.append("枚举字段没有可选项")
-        if len(set(ids)) != len(ids):
-            problems.append("可选项 id 重复")
-    ranges = (
-        ("minlength/maxlength", field.min_length, field.max_length, _TEXT_TYPES),
-        ("min/max", field.min, field.max, _NUMBER_TYPES),
-        ("min/max", field.min_date, field.max_date, _DATE_TYPES),
-    )
-    for names, low, high, types in ranges:
-        if (low is not None or high is not None) and field.type not in types:
-            problems.append(f"校验规则 {names} 不适用于 {field.type} 类型")
-        elif low is not None and high is not None and low > high:
-            problems.append(f"校验规则 {names} 下限大于上限")
-    if any(n is not None and n < 0 for n in (field.min_length, field.max_length)):
-        problems.append("校验规则 minlength/maxlength 不能为负数")
-    if field.default is not None:
-        if field.default.lstrip().startswith(("${", "#{")):
-            problems.append("默认值不支持表达式")
-        else:
-            try:
-                _clean(field, field.default)
-            except _Invalid as exc:
-                problems.append(f"默认值 {field.default!r} 无效：{exc}")
-    return problems
-
-
-def form_problems(form: Form) -> list[str]:
-    """Static checks for deploy time; an empty list means the form can be used."""
-    problems: list[str] = []
-    seen: set[str] = set()
-    for field in form.fields:
-        name = f"字段 {field.id}" if field.id else f"字段（标签 {field.label!r}）"
-        if not field.id:
-            problems.append(f"{name}：缺少 id")
-        elif field.id in seen:
-            problems.append(f"{name}：id 重复")
-        seen.add(field.id)
-        problems.extend(f"{name}：{p}" for p in _field_problems(field))
-        if field.required_when is not None:
-            problems.extend(f"{name}：{p}" for p in _condition_problems(form, field))
-    for key in form.groups():
-        if form.field(key) is not None:
-            problems.append(f"字段 {key}：与记录组 {key}.* 重名")
-    return problems

@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine.bpmn import assignment_rules
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
-from engine.bpmn.forms import form_problems
+from engine.bpmn.form_checks import form_problems, shared_key_problems
 from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
 from engine.org.organisation import role_for_lane
 from engine.timing.cron import CronRefused, looks_like_cron
@@ -246,28 +246,32 @@ def _call_activity_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
 
 
 def _spec_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
-    problems = []
+    tasks: dict[str, tuple[str, XinfangUserTask]] = {}  # user tasks by BPMN id, with their file
     try:
         parser = build_parser(parsed.values())
         for bpmn_file in parsed.values():
             for process_id in bpmn_file.process_ids(executable_only=True):
-                parser.get_subprocess_specs(process_id)
                 for spec in [parser.get_spec(process_id), *parser.get_subprocess_specs(process_id).values()]:
-                    problems += _form_problems(parsed, spec)
+                    tasks |= {task.bpmn_id: (getattr(spec, "file", None) or "", task)
+                              for task in spec.task_specs.values() if isinstance(task, XinfangUserTask)}
     except Exception as exc:  # SpiffWorkflow's ValidationException and whatever its parsers raise
         file_name = getattr(exc, "file_name", "") or next(iter(parsed), "")
         element_id = getattr(exc, "id", "") or ""
         line = parsed[file_name].lines.get(element_id, 0) if file_name in parsed else 0
-        problems.append(Problem(file_name, line, element_id, f"流程无法解析：{exc}"))
-    return problems
+        return [Problem(file_name, line, element_id, f"流程无法解析：{exc}")]
+    return _form_problems(parsed, tasks)
 
 
-def _form_problems(parsed: dict[str, BpmnFile], spec) -> list[Problem]:
-    problems = []
-    file_name = getattr(spec, "file", None) or ""
-    for task_spec in spec.task_specs.values():
-        if isinstance(task_spec, XinfangUserTask):
-            line = parsed[file_name].lines.get(task_spec.bpmn_id, 0) if file_name in parsed else 0
-            problems += [Problem(file_name, line, task_spec.bpmn_id, message)
-                         for message in form_problems(task_spec.xinfang_form)]
-    return problems
+def _form_problems(parsed: dict[str, BpmnFile], tasks: dict[str, tuple[str, XinfangUserTask]]) -> list[Problem]:
+    """Each form on its own, its date bounds against every deployed field, and keys shared between tasks."""
+    deployed = {field.id: field for _, task in tasks.values() for field in task.xinfang_form.fields}
+
+    def problem(task_id: str, message: str) -> Problem:
+        file_name = tasks[task_id][0]
+        return Problem(file_name, parsed[file_name].lines.get(task_id, 0) if file_name in parsed else 0,
+                       task_id, message)
+
+    found = [problem(task_id, message) for task_id, (_, task) in tasks.items()
+             for message in form_problems(task.xinfang_form, deployed)]
+    forms = {task_id: task.xinfang_form for task_id, (_, task) in tasks.items()}
+    return found + [problem(task_id, message) for task_id, message in shared_key_problems(forms)]

@@ -281,7 +281,7 @@ def assignment_slip(session: Session, loaded: LoadedSpec, actor: Actor, case: Ca
     return jsonable({
         "petition": petition_row(petition), "accused": accused_of(session, [petition.id])[petition.id],
         "proposal": _signed(proposal, people, loaded, ("handling_method", "proposed_handling", "slip_requirements")),
-        "signoff": _signed(signoff, people, loaded, ("signoff_decision", "opinion")),
+        "signoff": _signed(signoff, people, loaded, ("signoff_decision", "signoff_opinion")),
         "approved": signoff is not None and _submitted_value(signoff, "signoff_decision") == APPROVED,
         "department": _department_name(session, department),
         "listed_supervision": bool(case.data.get("listed_supervision")),

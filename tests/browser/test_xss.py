@@ -26,7 +26,7 @@ REGISTRATION_PAYLOADS = {
 OPINIONS = {
     "Task_classify": {"classification_note": f"分类 {IMG}"},
     "Task_propose": {"proposed_handling": f"拟办 {SCRIPT}", "slip_requirements": f"要求 {TEXTAREA}"},
-    "Task_leader_signoff": {"opinion": f"批示 {ATTRIBUTE}"},
+    "Task_leader_signoff": {"signoff_opinion": f"批示 {ATTRIBUTE}"},
 }
 
 pytestmark = pytest.mark.slow
@@ -75,7 +75,8 @@ def test_xss(office):
     # The handler's task page: the case summary, the reporter (a handler may see it), earlier opinions.
     office.as_user("s1_liu")
     office.open_task(number, "Task_investigate")
-    assert_inert(office, SUMMARY, IMG, SCRIPT, ATTRIBUTE, SVG, MARKER, OPINIONS["Task_leader_signoff"]["opinion"])
+    assert_inert(office, SUMMARY, IMG, SCRIPT, ATTRIBUTE, SVG, MARKER,
+                 OPINIONS["Task_leader_signoff"]["signoff_opinion"])
     office.screenshot("xss-task")
     office.fill_form({**ANSWERS["Task_investigate"], "handling_report": f"报告 {TEXTAREA}"})
     office.submit()
@@ -89,7 +90,7 @@ def test_xss(office):
 
     office.page.get_by_role("link", name="打印交办单").click()
     assert_inert(office, SUMMARY, IMG, SCRIPT, OPINIONS["Task_propose"]["proposed_handling"],
-                 OPINIONS["Task_leader_signoff"]["opinion"])
+                 OPINIONS["Task_leader_signoff"]["signoff_opinion"])
 
     office.goto("/search/?text=注入测试")
     expect(page.locator("table.results")).to_contain_text(number)

@@ -6,13 +6,13 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.camunda.parser import CamundaParser
 
+from engine.bpmn.form_checks import form_problems
 from engine.bpmn.forms import (
     Form,
     FormErrors,
     FormField,
     Option,
     form_from_spiff,
-    form_problems,
     validate_submission,
 )
 

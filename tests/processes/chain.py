@@ -54,10 +54,10 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Task_classify": {"category": "accusation", "classification_note": "反映党员干部违纪问题"},
     "Task_propose": {"handling_method": "assign", "handling_department": "supervision_1",
                      "proposed_handling": "交第一监督检查室初步核实，一个月内报结"},
-    "Task_leader_signoff": {"signoff_decision": "approve", "opinion": "同意"},
+    "Task_leader_signoff": {"signoff_decision": "approve", "signoff_opinion": "同意"},
     "Task_investigate": {"handling_action": "report", "disposal": "preliminary_verification",
                          "truthfulness": "partly_true", "handling_report": "经初步核实，反映问题部分属实"},
-    "Task_department_sign": {"report_signoff": "sign", "opinion": "同意报结"},
+    "Task_department_sign": {"report_signoff": "sign", "report_signoff_opinion": "同意报结"},
     "Task_review_petition_office": {"joint_review_petition_office": "pass",
                                     "joint_review_petition_office_opinion": "同意"},
     "Task_review_supervision": {"joint_review_supervision": "pass", "joint_review_supervision_opinion": "同意"},
@@ -67,12 +67,12 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Task_notify_acceptance": {"acceptance_notice_method": "phone", "acceptance_notified_on": "2026-03-03"},
     "Task_result_feedback": {"feedback_form": "individual", "feedback_method": "in_person",
                              "feedback_on": "2026-04-10", "reporter_reaction": "satisfied"},
-    "Task_anonymous_feedback": {"feedback_form": "none"},
+    "Task_anonymous_feedback": {"anonymous_feedback": "none"},
     "Task_close": {"close_summary": "已按程序办结"},
     "Task_request_extension": {"extension_days": "10", "extension_reason": "需调取银行流水，耗时较长"},
-    "Task_approve_extension": {"extension_decision": "approved", "opinion": "同意延期"},
+    "Task_approve_extension": {"extension_decision": "approved", "extension_opinion": "同意延期"},
     "Task_propose_clarification": {"clarification_method": "letter_or_meeting", "clarification_reason": "经查失实"},
-    "Task_approve_clarification": {"clarification_decision": "approve", "opinion": "同意澄清"},
+    "Task_approve_clarification": {"clarification_decision": "approve", "clarification_opinion": "同意澄清"},
     "Task_record_clarification": {"clarified_method": "letter_or_meeting", "clarified_on": "2026-05-06",
                                   "clarification_record": "已向其所在单位党组织和本人当面澄清"},
 }
@@ -150,7 +150,8 @@ class Chain:
     def handle(self, **report: Any) -> None:
         self.do("Task_investigate", **report)
         if self.data.get("disposal") == "transfer_investigation":
-            self.do("Task_collective_decision", investigation_approved="true", opinion="经集体研究，同意立案审查")
+            self.do("Task_collective_decision", investigation_approved="true",
+                    collective_opinion="经集体研究，同意立案审查")
         self.do("Task_department_sign")
 
     def review(self) -> None:

@@ -44,7 +44,7 @@ def accusation_real_name_full_chain(chain: Chain) -> None:
     chain.close()
     data = chain.data
     assert data["acceptance_notice_method"] == "phone" and data["disposal"] == "talk_inquiry"
-    assert data["opinion"] and data["reading_principal_opinion"] == "阅"
+    assert data["signoff_opinion"] and data["report_signoff_opinion"] and data["reading_principal_opinion"] == "阅"
     assert chain.petition().status == "archived" and chain.petition().retention_until.year == 2056
 
 
@@ -58,7 +58,7 @@ def appeal_anonymous_preliminary_verification(chain: Chain) -> None:
     chain.do("Task_department_sign", by="s2_qian")
     chain.review()
     assert chain.open_tasks() == ["Task_anonymous_feedback"]
-    chain.do("Task_anonymous_feedback", feedback_form="none", feedback_note="匿名件，无法反馈")
+    chain.do("Task_anonymous_feedback", anonymous_feedback="none", feedback_note="匿名件，无法反馈")
     chain.close()
     assert chain.petition().category == "appeal"
 
@@ -73,7 +73,7 @@ def suggestion_file_pending_public_feedback(chain: Chain) -> None:
     chain.do("Task_investigate", by="tg_wu", disposal="file_pending")
     chain.do("Task_department_sign", by="tg_ma")
     chain.review()
-    chain.do("Task_anonymous_feedback", feedback_form="public")
+    chain.do("Task_anonymous_feedback", anonymous_feedback="public")
     chain.do("Task_public_feedback", public_feedback_scope="某街道机关干部大会", public_feedback_on="2026-04-20")
     chain.close()
     assert chain.data["disposal"] == "file_pending"
@@ -93,6 +93,19 @@ def disposal_close_with_joint_feedback(chain: Chain) -> None:
     chain.close()
 
 
+@scenario
+def real_name_public_feedback(chain: Chain) -> None:
+    chain.start()
+    chain.accept()
+    chain.do("Task_notify_acceptance")
+    chain.sign_off()
+    chain.handle()
+    chain.review()
+    chain.do("Task_result_feedback", feedback_form="public")
+    chain.do("Task_public_feedback", public_feedback_scope="某街道机关干部大会", public_feedback_on="2026-03-02")
+    chain.close()
+
+
 def _investigation_proposed(chain: Chain) -> None:
     """Accepted and handed over; the handler's report proposes opening an investigation."""
     chain.start()
@@ -106,7 +119,7 @@ def _investigation_proposed(chain: Chain) -> None:
 def disposal_transfer_for_investigation(chain: Chain) -> None:
     _investigation_proposed(chain)
     assert chain.open_tasks() == ["Task_collective_decision"]
-    chain.do("Task_collective_decision", investigation_approved="true", opinion="经集体研究，同意立案审查")
+    chain.do("Task_collective_decision", investigation_approved="true", collective_opinion="经集体研究，同意立案审查")
     chain.do("Task_department_sign")
     chain.review()
     chain.do("Task_result_feedback")
@@ -117,7 +130,8 @@ def disposal_transfer_for_investigation(chain: Chain) -> None:
 @scenario
 def investigation_not_approved_goes_back_to_the_handler(chain: Chain) -> None:
     _investigation_proposed(chain)
-    chain.do("Task_collective_decision", investigation_approved="false", opinion="证据尚不足以立案，先初步核实")
+    chain.do("Task_collective_decision", investigation_approved="false",
+             collective_opinion="证据尚不足以立案，先初步核实")
     assert chain.open_tasks() == ["Task_investigate"]
     assert ("s1_liu", "returned") in chain.notices("returned")
     chain.handle(disposal="preliminary_verification", truthfulness="partly_true")
@@ -192,10 +206,10 @@ def higher_level_sealed_and_reported_upward(chain: Chain) -> None:
     chain.start(accused=[{"name": "王某", "unit": "某区区委", "rank": "county"}])
     chain.do("Task_classify", category="higher_level")
     assert chain.data["sealed"] is True and chain.petition().sealed
-    chain.do("Task_report_principal", opinion="报送上级纪委监委")
+    chain.do("Task_report_principal", report_principal_opinion="报送上级纪委监委")
     # 5 working days from receipt (Mon 2 Mar): Tue … Mon 9 Mar.
     assert chain.due("Task_transfer_up") == at("2026-03-10T00:00:00+08:00")
-    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕1号", transferred_on="2026-03-05")
+    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕1号", transferred_up_on="2026-03-05")
     chain.close()
 
 
@@ -205,7 +219,7 @@ def accusing_the_principal_leader_goes_straight_up(chain: Chain) -> None:
     chain.do("Task_classify", category="accuses_principal")
     assert chain.data["sealed"] is True
     assert chain.open_tasks() == ["Task_transfer_up"]  # the principal leader never sees it
-    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕2号", transferred_on="2026-03-03")
+    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕2号", transferred_up_on="2026-03-03")
     chain.close()
 
 
@@ -214,7 +228,7 @@ def lower_level_transferred_and_followed_up(chain: Chain) -> None:
     chain.start()
     chain.do("Task_classify", category="lower_level")
     assert chain.data["sealed"] is False
-    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_on="2026-03-03")
+    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_down_on="2026-03-03")
     chain.do("Task_lower_result", lower_level_result="accepted")
     chain.close()
 
@@ -226,11 +240,11 @@ def leader_returns_the_proposal(chain: Chain) -> None:
     chain.start()
     chain.accept()
     chain.do("Task_propose")
-    chain.do("Task_leader_signoff", signoff_decision="return", opinion="请改由第二监督检查室办理")
+    chain.do("Task_leader_signoff", signoff_decision="return", signoff_opinion="请改由第二监督检查室办理")
     assert "Task_propose" in chain.open_tasks()
     assert ("xf_wang", "returned") in chain.notices("returned")
     chain.do("Task_propose", handling_department="supervision_2")
-    chain.do("Task_leader_signoff", handling_department="supervision_1", opinion="改由第一监督检查室办理")
+    chain.do("Task_leader_signoff", handling_department="supervision_1", signoff_opinion="改由第一监督检查室办理")
     assert chain.data["handling_department"] == "supervision_1"  # the leader's change wins
 
 
@@ -240,7 +254,7 @@ def report_returned_by_department_leader(chain: Chain) -> None:
     chain.accept()
     chain.sign_off()
     chain.do("Task_investigate")
-    chain.do("Task_department_sign", report_signoff="return", opinion="证据不足，补充调查")
+    chain.do("Task_department_sign", report_signoff="return", report_signoff_opinion="证据不足，补充调查")
     assert chain.open_tasks() == ["Task_investigate"]
     assert ("s1_liu", "returned") in chain.notices("returned")
     chain.handle(handling_report="补充调查后的报告")
@@ -310,7 +324,7 @@ def extension_refused(chain: Chain) -> None:
     _at_handling(chain)
     chain.do("Task_investigate", handling_action="extension")
     chain.do("Task_request_extension", extension_days="5")
-    chain.do("Task_approve_extension", extension_decision="refused", opinion="应按期办结")
+    chain.do("Task_approve_extension", extension_decision="refused", extension_opinion="应按期办结")
     assert chain.due("Task_investigate") == at("2026-04-03T00:00:00+08:00")
     assert chain.data["extension_days_used"] == 0
 
@@ -376,7 +390,7 @@ def malicious_accusation_referred_upward_clarification_refused(chain: Chain) -> 
     chain.do("Task_result_feedback")
     chain.do("Task_propose_clarification", malicious_suspected="true")
     chain.do("Task_refer_malicious", referral_to="市纪委监委", referral_on="2026-04-20")
-    chain.do("Task_approve_clarification", clarification_decision="refuse", opinion="待上级认定后再议")
+    chain.do("Task_approve_clarification", clarification_decision="refuse", clarification_opinion="待上级认定后再议")
     chain.close()
     assert chain.data["referral_to"] == "市纪委监委"
 
@@ -417,7 +431,7 @@ def transfers_down_reminded_and_escalated(chain: Chain) -> None:
     chain.start()
     chain.do("Task_classify", category="lower_level")
     _reminded_then_escalated(chain, "Task_transfer_down", {"xf_wang", "xf_chen"})
-    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_on="2026-03-10")
+    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_down_on="2026-03-10")
     due = chain.timer_due("Timer_lower_result_overdue")
     chain.pass_timer("Timer_lower_result_reminder")
     chain.pass_timer("Timer_lower_result_overdue")

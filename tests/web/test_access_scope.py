@@ -137,7 +137,8 @@ def test_nobody_reads_an_item_that_accuses_them_whatever_their_role(client, app,
     with pytest.raises(Forbidden, match="回避"):  # offered to his role, but he may not take it up
         engine.claim(task_id, engine.actor("s1_sun"))
     with pytest.raises(Forbidden, match="回避"):
-        engine.complete(task_id, engine.actor("s1_sun"), {"report_signoff": "sign", "opinion": "同意报结"})
+        engine.complete(task_id, engine.actor("s1_sun"),
+                        {"report_signoff": "sign", "report_signoff_opinion": "同意报结"})
     assert signed_in(app, "s1_liu").get(f"/cases/{about_him}").status_code == 200
     assert client.get(f"/cases/{about_him}").status_code == 200
 

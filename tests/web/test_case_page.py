@@ -24,7 +24,7 @@ def chain(engine, clock) -> Chain:
     chain.start()
     chain.accept()
     chain.do("Task_propose", proposed_handling=PROPOSAL)
-    chain.do("Task_leader_signoff", opinion=INSTRUCTION)
+    chain.do("Task_leader_signoff", signoff_opinion=INSTRUCTION)
     return chain
 
 

@@ -156,7 +156,7 @@ def world(request, tmp_path_factory) -> World:
         normal.do(bpmn_id)
     world.register("higher")
     world.chain("higher").do("Task_classify", category="higher_level")
-    world.chain("higher").do("Task_report_principal", opinion="报上级纪委监委")
+    world.chain("higher").do("Task_report_principal", report_principal_opinion="报上级纪委监委")
     world.register("principal")
     world.chain("principal").do("Task_classify", category="accuses_principal")
     world.chain("principal").pass_timer("Timer_transfer_up_overdue")  # the higher item's is due the same day

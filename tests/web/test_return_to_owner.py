@@ -54,7 +54,7 @@ def _extension(engine, clock, case_id):
 def _report_returned_at_sign_off(engine, clock, case_id):
     _investigate(engine, case_id)
     work_through(engine, clock, case_id, "Task_department_sign",
-                 Task_department_sign={"report_signoff": "return", "opinion": "证据不足"})
+                 Task_department_sign={"report_signoff": "return", "report_signoff_opinion": "证据不足"})
     return "Task_investigate", "s1_ma"
 
 
@@ -76,7 +76,7 @@ def _report_returned_at_reading(engine, clock, case_id):
 def _collective_decision_not_approved(engine, clock, case_id):
     _investigate(engine, case_id, disposal="transfer_investigation")
     work_through(engine, clock, case_id, "Task_collective_decision",
-                 Task_collective_decision={"investigation_approved": "false", "opinion": "先初步核实"})
+                 Task_collective_decision={"investigation_approved": "false", "collective_opinion": "先初步核实"})
     return "Task_investigate", "s1_ma"
 
 
@@ -103,7 +103,7 @@ def test_a_returned_proposal_goes_back_to_who_proposed_it(client, app, engine, c
     case_id = register(client)
     chain = work_through(engine, clock, case_id, "Task_classify")
     chain.do("Task_propose", by="xf_chen")
-    chain.do("Task_leader_signoff", signoff_decision="return", opinion="请改由第二监督检查室办理")
+    chain.do("Task_leader_signoff", signoff_decision="return", signoff_opinion="请改由第二监督检查室办理")
     _assert_mine(engine, case_id, "Task_propose", "xf_chen")
     task_id = engine.find_task(case_id, "Task_propose")
     assert task_id in signed_in(app, "xf_chen").get("/tasks/?view=mine").get_data(as_text=True)
@@ -120,7 +120,7 @@ def test_an_owner_no_longer_fit_leaves_it_in_the_pool_and_the_timeline_says_why(
     _investigate(engine, case_id)
     _set_user(engine, **{**MA, **change})
     work_through(engine, clock, case_id, "Task_department_sign",
-                 Task_department_sign={"report_signoff": "return", "opinion": "证据不足"})
+                 Task_department_sign={"report_signoff": "return", "report_signoff_opinion": "证据不足"})
     _assert_mine(engine, case_id, "Task_investigate", None)
     assert "XF-2026-000001" in signed_in(app, "s1_liu").get("/tasks/?view=groups").get_data(as_text=True)
     timeline = signed_in(app, "xf_chen").get(f"/cases/{case_id}").get_data(as_text=True)
@@ -134,7 +134,7 @@ def test_a_recused_owner_does_not_get_it_back(client, app, engine, clock):
     request_id = engine.staff.request_recusal(case_id, head, "s1_ma", "reporter", "反映人称与其有亲属关系")
     engine.staff.decide_recusal(request_id, head, True, "")
     work_through(engine, clock, case_id, "Task_department_sign",
-                 Task_department_sign={"report_signoff": "return", "opinion": "证据不足"})
+                 Task_department_sign={"report_signoff": "return", "report_signoff_opinion": "证据不足"})
     _assert_mine(engine, case_id, "Task_investigate", None)
     timeline = signed_in(app, "xf_chen").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "原办理人对该任务应当回避" in timeline
