@@ -24,17 +24,31 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 TIMEOUT_MS = 10_000
 
 
-def _task_names() -> dict[str, str]:
-    """User task id → the name staff see in their queues, read from the diagrams themselves."""
-    names = {}
+CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+
+
+def _user_tasks() -> dict[str, etree._Element]:
+    """User task id → its element, read from the diagrams themselves."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    for path in PROCESSES.glob("*.bpmn"):
-        for task in etree.parse(str(path), parser).getroot().iter(f"{BPMN}userTask"):
-            names[task.get("id")] = task.get("name")
-    return names
+    return {task.get("id"): task for path in PROCESSES.glob("*.bpmn")
+            for task in etree.parse(str(path), parser).getroot().iter(f"{BPMN}userTask")}
 
 
-TASK_NAMES = _task_names()
+USER_TASKS = _user_tasks()
+TASK_NAMES = {task_id: task.get("name") for task_id, task in USER_TASKS.items()}
+
+
+def fresh_values(bpmn_id: str) -> dict[str, str]:
+    """What each editable field of the task's form must show when it opens: its diagram default, else
+    nothing — fields the diagram marks as carried over (property `carry_over`) or read-only are left out."""
+    values = {}
+    for field in USER_TASKS[bpmn_id].iter(f"{CAMUNDA}formField"):
+        properties = {p.get("id") or p.get("name"): p.get("value") for p in field.iter(f"{CAMUNDA}property")}
+        constraints = {c.get("name") for c in field.iter(f"{CAMUNDA}constraint")}
+        if properties.get("carry_over") == "true" or "readonly" in constraints:
+            continue
+        values[field.get("id")] = field.get("defaultValue") or ""
+    return values
 
 
 def form_fields(answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,6 +239,20 @@ class Office:
                 field.set_checked(value in (True, "true"))
             else:
                 field.fill("" if value is None else str(value))
+
+    def expect_opens_fresh(self, bpmn_id: str) -> None:
+        """The open task's form shows no earlier answer: every field its diagram default or empty."""
+        form = self.page.locator("form.task-form")
+        shown = {}
+        for name, expected in fresh_values(bpmn_id).items():
+            field = form.locator(f'[name="{name}"]')
+            if not field.count():
+                continue  # a record group's field: rows are named group.N.key
+            shown[name] = field.evaluate(
+                "e => e.type === 'checkbox' ? (e.checked ? 'true' : '') : e.value")
+            if shown[name] == expected or (expected == "false" and shown[name] == ""):
+                del shown[name]
+        assert not shown, f"{TASK_NAMES[bpmn_id]} opens with earlier answers: {shown}"
 
     def submit(self) -> None:
         """Submit the task form; it must be accepted (back to the queue with "已提交")."""
