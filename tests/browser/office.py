@@ -269,9 +269,11 @@ class Office:
 
     def work(self, number: str, bpmn_id: str, by: str, answers: Mapping[str, Any],
              screenshot: str | None = None) -> None:
-        """Sign in as `by` (if needed), open the task from the queues, answer it and submit it."""
+        """Sign in as `by` (if needed), open the task from the queues, check that it shows no earlier answer,
+        answer it and submit it."""
         self.as_user(by)
         self.open_task(number, bpmn_id)
+        self.expect_opens_fresh(bpmn_id)
         self.fill_form(answers)
         if screenshot:
             self.screenshot(screenshot)
