@@ -2,13 +2,16 @@
 
 The live workflow knows what is open; it no longer knows much of what is done, because compaction
 (engine/runtime/compaction.py) splices finished tasks out of chains and drops finished subprocesses. The audit
-log fills that gap for every element an external input completed (user tasks, fired timers, skipped
-failures). Elements nobody records (start events, scripts, gateways) are then inferred from the diagram:
-an element reached through its only incoming flow means that flow's source was completed.
+log is the history: each command's event names the elements it completed (`ran`, engine/runtime/history.py),
+and the element an external input completed (user tasks, fired timers, skipped failures). So an element is
+marked done from the command that completed it on, whatever its type. Events written before `ran` existed
+leave gaps, which the diagram fills where it can: an element reached through its only incoming flow means
+that flow's source was completed.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -103,9 +106,15 @@ def case_diagram(session: Session, specs: SpecCache, serializer: CaseSerializer,
 
 
 def _recorded_completions(session: Session, case_id: int) -> set[tuple[str, str]]:
-    rows = session.execute(sa.select(Event.process_id, Event.bpmn_id).distinct().where(
-        Event.case_id == case_id, Event.kind.in_(COMPLETING_EVENTS), Event.bpmn_id.is_not(None)))
-    return {(process_id, bpmn_id) for process_id, bpmn_id in rows}
+    """Every element the case's events say completed: the one an input addressed, and what the command ran."""
+    rows = session.execute(sa.select(Event.kind, Event.process_id, Event.bpmn_id, Event.payload)
+                           .where(Event.case_id == case_id))
+    found: set[tuple[str, str]] = set()
+    for kind, process_id, bpmn_id, payload in rows:
+        if kind in COMPLETING_EVENTS and bpmn_id is not None:
+            found.add((process_id, bpmn_id))
+        found.update((ran_in, element) for ran_in, element in json.loads(payload).get("ran", ()))
+    return found
 
 
 def element_states(workflow: BpmnWorkflow, recorded: Iterable[tuple[str, str]],

@@ -29,7 +29,17 @@ from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor
-from engine.runtime import arrivals, assignment, incidents, multiinstance, recusal, subscriptions, timers, workitems
+from engine.runtime import (
+    arrivals,
+    assignment,
+    history,
+    incidents,
+    multiinstance,
+    recusal,
+    subscriptions,
+    timers,
+    workitems,
+)
 from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.events import Trigger, catch, start_event_subprocess
@@ -83,6 +93,7 @@ class _Scope:
     now: datetime
     script_engine: CaseScriptEngine
     thrown: list = field(default_factory=list)  # signals no task of this case caught: for the other cases
+    completed_at_load: frozenset[history.Element] = frozenset()  # what the event's "ran" is counted from
 
 
 @dataclass(frozen=True)
@@ -331,7 +342,8 @@ class CommandRunner:
 
         script_engine = CaseScriptEngine(helpers, self.handlers, handler_context, self.budget)
         workflow.script_engine = script_engine
-        return _Scope(session, case, workflow, actor, now, script_engine)
+        return _Scope(session, case, workflow, actor, now, script_engine,
+                      completed_at_load=history.completed_elements(workflow))
 
     def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor,
                   business_key: str | None = None) -> tuple[_CaseRef, BpmnWorkflow, dict]:
@@ -402,6 +414,7 @@ class CommandRunner:
         scope.thrown = [event for event in workflow.get_events()
                         if isinstance(event.event_definition, SignalEventDefinition)]
         after = case_data(workflow)
+        ran = history.ran(scope.completed_at_load, workflow)  # before compaction forgets it
         compact(workflow)
         values = {
             "state": self.serializer.dumps(workflow), "data": jsonable(after), "version": case.version + 1,
@@ -413,7 +426,7 @@ class CommandRunner:
         if updated.rowcount != 1:
             raise Conflict(self._conflict_message(session, outcome.task_id))
         case.version += 1
-        payload = {**outcome.payload, "delta": data_delta(before, after)}
+        payload = {**outcome.payload, "delta": data_delta(before, after), **({"ran": ran} if ran else {})}
         done = arrivals.Done(outcome.task.process_id, outcome.task.bpmn_id, scope.actor.name) \
             if outcome.kind == "complete" else None
         payload.update(arrivals.route(session, self.keyring, case.id, created, _rules_in(workflow), done,

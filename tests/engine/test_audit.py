@@ -53,12 +53,13 @@ def test_every_command_appends_exactly_one_event(eng, clock):
          {"previous": "zhao", "assignee": "wang", "reason": "调整分工"}),
         ("complete", lambda: eng.complete(task_a, WANG, {"title": "补偿款", "count": "2"}), "wang", "Task_a",
          {"task": "登记", "data": {"title": "补偿款", "count": 2},
-          "delta": {"changed": {"title": "补偿款", "count": 2}}}),
+          "delta": {"changed": {"title": "补偿款", "count": 2}}, "ran": [["chain", "Task_a"]]}),
     ]
     (start,) = _events(eng, case_id)
     assert (start.kind, start.case_seq, start.actor, start.bpmn_id, start.deployment_id) == (
         "start", 1, "wang", None, deployment_id)
-    assert json.loads(start.payload) == {"data": {"source": "letter"}, "delta": {"changed": {"source": "letter"}}}
+    assert json.loads(start.payload) == {"data": {"source": "letter"}, "delta": {"changed": {"source": "letter"}},
+                                         "ran": [["chain", "StartEvent_1"]]}
     for number, (kind, command, actor, bpmn_id, payload) in enumerate(commands, start=2):
         clock.advance(minutes=10)
         before = len(_events(eng))
