@@ -138,7 +138,7 @@ def org_load(ctx: click.Context, path: Path | None, demo: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Check BPMN files; one problem per line as FILE:LINE: ELEMENT-ID: message."""
+    """Check BPMN and DMN files; one problem per line as FILE:LINE: ELEMENT-ID: message."""
     contents, problems = {}, []
     for path in files:
         try:
@@ -158,7 +158,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @click.option("--by", default="admin", show_default=True, help="who deploys (recorded)")
 @click.pass_context
 def deploy(ctx: click.Context, paths: tuple[Path, ...], by: str) -> None:
-    """Validate and deploy BPMN files (folders: every *.bpmn in them)."""
+    """Validate and deploy BPMN and DMN files (folders: every *.bpmn and *.dmn in them)."""
     for outcome in _engine(ctx).deploy(read_paths(list(paths)), by):
         state = "新版本" if outcome.created else "未变化"
         click.echo(f"{outcome.process_id} v{outcome.version}（{state}）")

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.bpmn import decisions
+from engine.bpmn.decisions import DmnFile
 from engine.bpmn.safe_xml import BPMN_NS
 from engine.bpmn.validation import BpmnFile, Problem, build_parser, read_files
 from engine.store.models import Deployment
@@ -39,26 +41,25 @@ class DeployOutcome:
 
 
 def read_paths(paths: list[Path]) -> dict[str, bytes]:
-    """Files named on the command line; folders contribute their *.bpmn files."""
+    """Files named on the command line; folders contribute their *.bpmn and *.dmn files."""
     files: dict[str, bytes] = {}
     for path in paths:
-        for file in sorted(path.glob("*.bpmn")) if path.is_dir() else [path]:
+        for file in sorted([*path.glob("*.bpmn"), *path.glob("*.dmn")]) if path.is_dir() else [path]:
             files[file.name] = file.read_bytes()
     return files
 
 
-def _called_processes(bpmn_file: BpmnFile, process_id: str) -> set[str]:
-    for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
-        if process.get("id") == process_id:
-            return {call.get("calledElement") for call in process.iter(f"{{{BPMN_NS}}}callActivity")}
-    return set()
+def _process(bpmn_file: BpmnFile, process_id: str):
+    return next(p for p in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process") if p.get("id") == process_id)
 
 
-def _bundle(parsed: dict[str, BpmnFile], process_id: str) -> dict[str, str]:
-    """The files a process needs: its own and those of every process it calls, transitively."""
+def _bundle(parsed: dict[str, BpmnFile | DmnFile], process_id: str) -> dict[str, str]:
+    """The files a process needs: its own, those of every process it calls, transitively, and the `.dmn`
+    files of the decisions they call (so a changed table is a new version of every process using it)."""
     owner = {pid: bpmn_file for bpmn_file in parsed.values() for pid in bpmn_file.process_ids()}
     needed, pending = {}, [process_id]
     seen: set[str] = set()
+    refs: set[str] = set()
     while pending:
         current = pending.pop()
         if current in seen or current not in owner:
@@ -66,7 +67,10 @@ def _bundle(parsed: dict[str, BpmnFile], process_id: str) -> dict[str, str]:
         seen.add(current)
         bpmn_file = owner[current]
         needed[bpmn_file.name] = bpmn_file.text
-        pending.extend(_called_processes(bpmn_file, current))
+        process = _process(bpmn_file, current)
+        pending.extend(call.get("calledElement") for call in process.iter(f"{{{BPMN_NS}}}callActivity"))
+        refs |= decisions.decision_refs(bpmn_file.tree, process)
+    needed |= decisions.needed_files(parsed, refs)
     return dict(sorted(needed.items()))
 
 
@@ -77,7 +81,7 @@ def content_hash(files: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def store(session: Session, parsed: dict[str, BpmnFile], by: str, now: datetime) -> list[DeployOutcome]:
+def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now: datetime) -> list[DeployOutcome]:
     """Store a new version of each executable process whose files changed; unchanged content is a no-op."""
     outcomes = []
     for bpmn_file in parsed.values():
@@ -91,8 +95,7 @@ def store(session: Session, parsed: dict[str, BpmnFile], by: str, now: datetime)
             if latest is not None and latest.content_hash == digest:
                 outcomes.append(DeployOutcome(process_id, latest.version, latest.id, False))
                 continue
-            name = next(p.get("name") for p in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process")
-                        if p.get("id") == process_id)
+            name = _process(bpmn_file, process_id).get("name")
             deployment = Deployment(
                 process_id=process_id, name=name, version=(latest.version + 1) if latest else 1,
                 content_hash=digest, files=files, deployed_by=by, deployed_at=now,

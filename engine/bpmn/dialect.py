@@ -17,6 +17,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
+from engine.bpmn.decision_task import DecisionTask, DecisionTaskParser
 from engine.bpmn.forms import Form, form_from_spiff
 from engine.bpmn.safe_xml import CAMUNDA_NS
 
@@ -116,4 +117,5 @@ class XinfangParser(CamundaParser):
         full_tag("userTask"): (_UserTaskParser, XinfangUserTask),
         full_tag("serviceTask"): (_ServiceTaskParser, HandlerServiceTask),
         full_tag("startEvent"): (_StartEventParser, StartEvent),
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
     }

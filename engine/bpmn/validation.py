@@ -17,7 +17,8 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import assignment_rules
+from engine.bpmn import assignment_rules, decisions
+from engine.bpmn.decisions import DmnFile
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
 from engine.bpmn.form_checks import form_problems, shared_key_problems
@@ -65,7 +66,7 @@ def _xsd() -> BpmnValidator:
         return _validator
 
 
-def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile], list[Problem]]:
+def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile | DmnFile], list[Problem]]:
     parsed, problems = {}, []
     for name, content in files.items():
         try:
@@ -76,6 +77,12 @@ def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile], l
             continue
         except UnicodeDecodeError:
             problems.append(Problem(name, 0, "", "文件不是 UTF-8 编码"))
+            continue
+        if decisions.is_dmn(tree):
+            errors = decisions.schema_errors(tree)
+            problems.extend(Problem(name, line, "", f"不符合 DMN 规范：{message}") for line, message in errors)
+            if not errors:
+                parsed[name] = decisions.read(name, text, tree)
             continue
         schema = _xsd()
         schema.preprocess(tree)
@@ -88,15 +95,19 @@ def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile], l
     return parsed, problems
 
 
-def build_parser(files: Iterable[BpmnFile]) -> XinfangParser:
+def build_parser(files: Iterable[BpmnFile | DmnFile]) -> XinfangParser:
     parser = XinfangParser()
-    for bpmn_file in files:
-        parser.add_bpmn_xml(bpmn_file.tree, bpmn_file.name)
+    for parsed in files:
+        if isinstance(parsed, DmnFile):
+            for document in parsed.decision_documents():
+                parser.add_dmn_xml(document, parsed.name)
+        else:
+            parser.add_bpmn_xml(parsed.tree, parsed.name)
     return parser
 
 
 def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: set[str],
-             helpers: set[str]) -> tuple[dict[str, BpmnFile], list[Problem]]:
+             helpers: set[str]) -> tuple[dict[str, BpmnFile | DmnFile], list[Problem]]:
     parsed, problems = read_files(files)
     for bpmn_file in parsed.values():
         problems += _expression_problems(bpmn_file, helpers)
@@ -105,6 +116,7 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
     problems += _call_activity_problems(parsed)
+    problems += [Problem(*found) for found in decisions.problems(parsed)]
     problems += [Problem(*found) for found in assignment_rules.problems(
         ((f.name, f.tree) for f in parsed.values()), roles)]
     if not problems:

@@ -1,0 +1,167 @@
+"""Decision tables (DMN) as the Camunda Modeler saves them: deployed beside the BPMN and versioned with it,
+run with the hit policies UNIQUE / FIRST / COLLECT, the results mapped as Camunda maps them, and every
+table, cell and business rule task checked before deployment (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from common import make_actor
+
+from engine import IncidentRaised
+from engine.bpmn.deployments import ValidationFailed, read_paths
+from engine.bpmn.expressions import RestrictedEnvironment
+from engine.bpmn.feel import FeelRefused, unary_test
+
+DIAGRAMS = Path(__file__).parent / "dmn"
+STAFF = make_actor("wang", "petition_staff")
+
+
+_NAMES = {"routing": "routing.dmn", "grading": "grading.dmn", "tasks": "dmn_tasks.bpmn"}
+
+
+def _files(**replace: tuple[str, str]) -> dict[str, str]:
+    """The diagrams of tests/engine/dmn/, with `routing=(old, new)` replacing text in one of them."""
+    files = {name: content.decode("utf-8") for name, content in read_paths([DIAGRAMS]).items()}
+    for key, (old, new) in replace.items():
+        name = _NAMES[key]
+        assert old in files[name], old
+        files[name] = files[name].replace(old, new, 1)
+    return files
+
+
+@pytest.mark.parametrize(("feel", "value", "matches"), [
+    ('"a","b"', "b", True),
+    ('"a","b"', "c", False),
+    ("< 5", 4, True),
+    ("< 5", 5, False),
+    ("[1..3]", 3, True),
+    ("]1..3[", 3, False),
+    ("(1..3]", 1, False),
+    ('not("a","b")', "c", True),
+    ('not("a","b")', "a", False),
+    ("true", True, True),
+    ("null", None, True),
+    ("-2.5", -2.5, True),
+    (">= limit", 7, True),
+    ("${cellInput gt 5}", 6, True),
+])
+def test_simple_feel_unary_tests_evaluate_as_camunda_does(feel, value, matches):
+    env = RestrictedEnvironment()
+    assert env.evaluate(unary_test(feel), {"limit": 7}, {"cellInput": value}) is matches
+
+
+@pytest.mark.parametrize("feel", ['date("2026-01-01")', "? > 5", 'contains(?, "x")', '"a",', "not(-)",
+                                  "[1..]", "< date and time(\"2026-01-01T00:00:00\")"])
+def test_feel_beyond_simple_unary_tests_is_refused_in_chinese(feel):
+    with pytest.raises(FeelRefused) as refused:
+        unary_test(feel)
+    assert "不支持的 FEEL 写法" in refused.value.message
+
+
+@pytest.mark.parametrize(("data", "department", "grading", "notify"), [
+    ({"category": "appeal", "rank": "bureau", "days": 2}, "supervision_2", {"grade": "urgent", "remind": True},
+     ["petition_staff", "petition_head", "leader_in_charge"]),
+    ({"category": "accusation", "rank": "county", "days": 5}, "supervision_1", {"grade": "normal", "remind": False},
+     ["petition_staff"]),
+    ({"category": "accusation", "rank": "village", "days": 11}, "township_group", {"grade": "low", "remind": None},
+     ["petition_staff"]),
+    ({"category": "suggestion", "rank": "village", "days": 4}, "supervision_1", {"grade": "urgent", "remind": True},
+     ["petition_staff", "petition_head"]),
+])
+def test_business_rule_tasks_run_the_tables_with_their_hit_policy_and_result_mapping(
+        engine, data, department, grading, notify):
+    engine.deploy(_files(), by="owner")
+    case = engine.case(engine.start_case("dmn_tasks", data, STAFF))
+    assert case["incidents"] == []
+    assert case["status"] == "completed"
+    assert case["data"]["department"] == department  # FIRST, singleEntry
+    assert case["data"]["grading"] == grading  # UNIQUE, singleResult; an empty output cell is null
+    assert case["data"]["notify"] == notify  # COLLECT, collectEntries, in rule order
+    assert case["data"]["grades"] == [grading]  # resultList
+
+
+def test_unique_table_with_two_matching_rules_is_an_incident_naming_the_rows(engine):
+    engine.deploy(_files(), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("dmn_unique_conflict", {"days": 10}, STAFF)
+    case = engine.case(raised.value.case_id)
+    assert case["status"] == "running"
+    [incident] = case["incidents"]
+    assert "UNIQUE" in incident["message"] and "第 1、2 条规则同时命中" in incident["message"]
+    assert "result" not in case["data"]
+
+
+def test_unique_table_with_one_matching_rule_runs(engine):
+    engine.deploy(_files(), by="owner")
+    case = engine.case(engine.start_case("dmn_unique_conflict", {"days": 3}, STAFF))
+    assert case["status"] == "completed"
+    assert case["data"]["result"] == "short"
+
+
+def test_dmn_files_are_versioned_with_the_processes_that_call_them(engine):
+    first = {o.process_id: o for o in engine.deploy(_files(), by="owner")}
+    assert first["dmn_tasks"].version == 1
+    old_case = engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 3}, STAFF)
+    changed = _files(routing=('<text>"supervision_2"</text>', '<text>"social_affairs"</text>'))
+    second = {o.process_id: o for o in engine.deploy(changed, by="owner")}
+    assert second["dmn_tasks"].created and second["dmn_tasks"].version == 2
+    assert not second["dmn_unique_conflict"].created  # it does not call the changed table
+    listed = {d["process_id"]: d["files"] for d in engine.deployments() if d["version"] == 1}
+    assert listed["dmn_tasks"] == ["dmn_tasks.bpmn", "grading.dmn", "routing.dmn"]
+    assert listed["dmn_unique_conflict"] == ["dmn_tasks.bpmn", "grading.dmn"]
+    new_case = engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 3}, STAFF)
+    assert engine.case(old_case)["data"]["department"] == "supervision_2"
+    assert engine.case(new_case)["data"]["department"] == "social_affairs"
+
+
+_DEPENDENT_DECISION = (
+    '<decision id="urgency_grade_copy" name="复制">'
+    '<informationRequirement id="req"><requiredDecision href="#urgency_grade" /></informationRequirement>'
+    '<decisionTable id="t2"><input id="i2"><inputExpression id="ie2"><text>days</text></inputExpression></input>'
+    '<output id="o2" name="x" /></decisionTable></decision>'
+)
+
+
+@pytest.mark.parametrize(("replace", "element_id", "message"), [
+    ({"grading": ('hitPolicy="UNIQUE"', 'hitPolicy="ANY"')}, "DecisionTable_overlapping", "命中策略 ANY 未支持"),
+    ({"grading": ('hitPolicy="COLLECT"', 'hitPolicy="COLLECT" aggregation="SUM"')}, "DecisionTable_notify",
+     "汇总方式 SUM 未支持"),
+    ({"routing": ('<text>"village"</text>', '<text>date("2026-01-01")</text>')}, "Rule_village",
+     "不支持的 FEEL 写法"),
+    ({"routing": ('<text>"supervision_1"</text>', '<text>upper("a")</text>')}, "Rule_senior",
+     "决策表中不支持函数调用"),
+    ({"routing": ('<text>rank</text>', '<text>rank.__class__</text>')}, "Input_rank", "下划线"),
+    ({"routing": ('<inputEntry id="Entry_village_rank">', '<inputEntry id="Entry_village_rank" '
+                  'expressionLanguage="javascript">')}, "Rule_village", "不支持 JavaScript 表达式"),
+    ({"routing": ('name="department" ', "")}, "Output_department", "输出列需要名称"),
+    ({"tasks": ('camunda:decisionRef="department_by_rank"', 'camunda:decisionRef="no_such_table"')},
+     "rule_department", "决策表“no_such_table”不存在"),
+    ({"tasks": ('camunda:resultVariable="department" ', "")}, "rule_department", "camunda:resultVariable"),
+    ({"tasks": ('camunda:mapDecisionResult="singleResult"', 'camunda:mapDecisionResult="singleEntry"')},
+     "rule_grade", "只有一个输出列（现有 2 个）"),
+    ({"tasks": ('camunda:decisionRefBinding="deployment"', 'camunda:decisionRefBinding="version"')},
+     "rule_grade", "decisionRefBinding"),
+    ({"tasks": ('camunda:decisionRef="notify_roles"', 'camunda:class="org.example.Rules"')}, "rule_notify",
+     "不支持 camunda:class"),
+    ({"grading": ('<decision id="notify_roles"', _DEPENDENT_DECISION + '<decision id="notify_roles"')},
+     "urgency_grade_copy", "决策之间的依赖"),
+    ({"routing": ('id="department_by_rank"', 'id="urgency_grade"')}, "urgency_grade", "决策 id“urgency_grade”"),
+    ({"routing": ("<rule id=\"Rule_rest\">", "<rule id=\"Rule_rest\"><bogus/>")}, "", "不符合 DMN 规范"),
+])
+def test_bad_tables_and_business_rule_tasks_are_refused_at_validate(engine, replace, element_id, message):
+    problems = engine.validate(_files(**replace))
+    assert any(p.element_id == element_id and message in p.message for p in problems), problems
+    assert all(p.line > 0 for p in problems), problems
+    with pytest.raises(ValidationFailed):
+        engine.deploy(_files(**replace), by="owner")
+    assert engine.deployments() == []
+
+
+def test_a_business_rule_task_without_its_dmn_file_is_refused(engine):
+    files = _files()
+    del files["routing.dmn"]
+    problems = engine.validate(files)
+    assert [(p.file, p.element_id) for p in problems] == [("dmn_tasks.bpmn", "rule_department")]
+    assert "需要一起部署" in problems[0].message
