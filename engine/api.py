@@ -20,7 +20,7 @@ from engine.bpmn.deployments import DeployOutcome, SpecCache, ValidationFailed, 
 from engine.bpmn.expressions import Budget
 from engine.bpmn.forms import Form, FormErrors
 from engine.bpmn.validation import Problem, validate
-from engine.errors import Conflict, EngineError, Forbidden, IncidentRaised, NotFound
+from engine.errors import Conflict, EngineError, Forbidden, IncidentRaised, NotFound, local_minutes
 from engine.jsonutil import jsonable
 from engine.org import administration
 from engine.org.accounts import MIN_PASSWORD_LENGTH, PasswordRejected
@@ -35,7 +35,8 @@ from engine.org.administration import (
 )
 from engine.org.organisation import Actor, UnknownUser, known_roles, load_actor, load_organisation
 from engine.org.sessions import ABSOLUTE_TIMEOUT
-from engine.reads import queues
+from engine.reads import incident_list, queues
+from engine.reads.incident_list import STATES as INCIDENT_STATES
 from engine.reads.queues import QueueQuery
 from engine.reads.search import SearchQuery, may_search_reporters
 from engine.reads.staff import (
@@ -49,6 +50,8 @@ from engine.runtime import correlation, workitems
 from engine.runtime.assignment import ReasonMissing
 from engine.runtime.commands import CommandRunner
 from engine.runtime.handlers_registry import HandlerRegistry, load_handler_modules, registry
+from engine.runtime.incidents import FIXERS as INCIDENT_FIXERS
+from engine.runtime.incidents import NoteMissing
 from engine.runtime.recusal import KINDS as RECUSAL_KINDS
 from engine.runtime.recusal import RecusalInvalid
 from engine.runtime.scheduler import TimerScheduler
@@ -67,10 +70,10 @@ __all__ = [
     "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES",
     "MIN_PASSWORD_LENGTH", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused",
     "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
-    "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected",
-    "QueueQuery", "RECUSAL_KINDS", "ReasonMissing", "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser",
-    "UserDetails",
-    "ValidationFailed", "administration", "backup", "check_attachment", "instance_folder", "load_audit_key",
+    "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "INCIDENT_FIXERS", "INCIDENT_STATES",
+    "IncidentRaised", "NotFound", "NoteMissing", "PasswordRejected", "QueueQuery", "RECUSAL_KINDS", "ReasonMissing",
+    "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
+    "administration", "backup", "check_attachment", "instance_folder", "load_audit_key", "local_minutes",
     "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
 
@@ -212,11 +215,22 @@ class Engine:
     def calendar_warning(self) -> str | None:
         return self.calendar().missing_year_warning(self.clock.now().astimezone(SHANGHAI).date())
 
-    def retry(self, incident_id: int, actor: Actor) -> None:
-        self.commands.retry(incident_id, actor)
+    def retry(self, incident_id: int, actor: Actor) -> str:
+        """Re-run an incident's failed command: "retry", or "stale" when it no longer applied (closed)."""
+        return self.commands.retry(incident_id, actor)
 
-    def skip(self, incident_id: int, actor: Actor) -> None:
-        self.commands.skip(incident_id, actor)
+    def skip(self, incident_id: int, actor: Actor) -> str:
+        """Re-run it completing the failed task without running it: "skip", or "stale" as for retry."""
+        return self.commands.skip(incident_id, actor)
+
+    def resolve_incident(self, incident_id: int, actor: Actor, note: str) -> None:
+        """Close an incident by hand with a note (process owners and administrators; NoteMissing without)."""
+        self.commands.resolve(incident_id, actor, note)
+
+    def incidents(self, state: str = "open") -> list[dict[str, Any]]:
+        """Every incident, open or closed (`state`), newest first, as the incident list shows them."""
+        with self.db.read() as session:
+            return incident_list.incidents(session, state)
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -318,5 +332,5 @@ def _incident(row: Incident) -> dict[str, Any]:
         "id": row.id, "bpmn_id": row.bpmn_id, "task_name": row.task_name, "error_type": row.error_type,
         "message": row.message, "line": row.line, "source_line": row.source_line, "attempts": row.attempts,
         "created_at": row.created_at, "resolved_at": row.resolved_at, "resolution": row.resolution,
-        "resolved_by": row.resolved_by,
+        "resolved_by": row.resolved_by, "note": row.note,
     })

@@ -16,7 +16,7 @@ from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
-from engine.reads import casediagram, casepage, notices, queues, search, views
+from engine.reads import casediagram, casepage, incident_list, notices, queues, search, views
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
@@ -244,13 +244,14 @@ class StaffViews:
         cleaned = [(clean_filename(name), content) for name, content in files]
         checked = [(name, content, check_attachment(name, len(content))) for name, content in cleaned]
         case_id = self.engine.start_case(INTAKE[0], {}, actor)
-        self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
+        # stored before the registration runs: should it fail, the incident keeps the form and the case the files
         with self.db.write() as session:
             for name, content, content_type in checked:
                 key_id, nonce, ciphertext = vault.encrypt_attachment(self.engine.keyring, case_id, content)
                 session.add(Attachment(case_id=case_id, filename=name, content_type=content_type,
                                        size=len(content), content=ciphertext, key_id=key_id, nonce=nonce,
                                        uploaded_by=actor.name, uploaded_at=self.engine.now()))
+        self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         return case_id
 
     def attachment(self, attachment_id: int, actor: Actor) -> tuple[str, str, bytes]:
@@ -341,10 +342,19 @@ class StaffViews:
     # ---- notices -----------------------------------------------------------------------------------
 
     def navigation(self, actor: Actor) -> dict[str, Any]:
-        """What every page's navigation shows, in one statement: the queue counts and unread notices."""
+        """What every page's navigation shows, in one statement: the queue counts, unread notices and, for
+        process owners and administrators, the open incidents (None for everyone else)."""
+        also = {"unread": notices.unread(actor.name)}
+        if incident_list.may_see(actor):
+            also["incidents"] = incident_list.open_count()
         with self.db.read() as session:
-            counts = queues.counts(session, actor, self.engine.now(), also={"unread": notices.unread(actor.name)})
-        return {"unread": counts.pop("unread"), "counts": counts}
+            counts = queues.counts(session, actor, self.engine.now(), also=also)
+        return {"unread": counts.pop("unread"), "incidents": counts.pop("incidents", None), "counts": counts}
+
+    def incidents(self, actor: Actor, state: str) -> list[dict[str, Any]]:
+        """The incident list (process owners and administrators only)."""
+        with self.db.read() as session:
+            return incident_list.scoped(session, actor, state)
 
     def notices(self, actor: Actor, unread_only: bool = False) -> list[dict[str, Any]]:
         with self.db.read() as session:

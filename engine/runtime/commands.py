@@ -36,6 +36,7 @@ from engine.runtime import (
     incidents,
     multiinstance,
     recusal,
+    stale_incidents,
     subscriptions,
     timers,
     workitems,
@@ -274,11 +275,18 @@ class CommandRunner:
 
         return self._execute(case_id, actor, act, {"command": "move_deadline"})
 
-    def retry(self, incident_id: int, actor: Actor) -> int:
+    def retry(self, incident_id: int, actor: Actor) -> str:
+        """Re-run the failed command; returns "retry", or "stale" if it no longer applied and was closed."""
         return self._resolve(incident_id, actor, skip=False)
 
-    def skip(self, incident_id: int, actor: Actor) -> int:
+    def skip(self, incident_id: int, actor: Actor) -> str:
+        """Re-run it completing the failed task unexecuted; returns "skip", or "stale" as for retry."""
         return self._resolve(incident_id, actor, skip=True)
+
+    def resolve(self, incident_id: int, actor: Actor, note: str) -> None:
+        """Close the incident by hand with a note (process owners and administrators)."""
+        with self.db.write() as session:
+            incidents.resolve(session, self.clock.now(), incident_id, actor, note)
 
     # ---- scaffolding --------------------------------------------------------------------------
 
@@ -324,6 +332,7 @@ class CommandRunner:
                     self._finish(scope, before, outcome, run=True, skip=skip)
                     if resolution is not None:
                         incidents.close(session, scope.now, case.deployment_id, resolution)
+                    stale_incidents.sweep(session, case.id, case.deployment_id, scope.now, actor.name)
                 self._keep(case.id, case.version, scope.workflow)
                 self._broadcast(scope, actor)
                 return case_id
@@ -480,20 +489,26 @@ class CommandRunner:
         data, _ = vault.seal(session, self.keyring, case_id, command["data"], confidential, self.clock.now())
         return {**command, "data": data}
 
-    def _resolve(self, incident_id: int, resolver: Actor, skip: bool) -> int:
-        """Re-run the failed command as it was given (same actor, same data); the resolver is recorded."""
-        with self.db.read() as session:
+    def _resolve(self, incident_id: int, resolver: Actor, skip: bool) -> str:
+        """Re-run the failed command as it was given (same actor, same data); the resolver is recorded.
+        An incident that went stale is closed as such instead: its command would only be refused."""
+        with self.db.write() as session:
             command, case_id, original, resolution = incidents.resolution_for(session, incident_id, resolver, skip)
+            deployment_id = session.scalar(sa.select(Case.deployment_id).where(Case.id == case_id))
+            if incident_id in stale_incidents.sweep(session, case_id, deployment_id, self.clock.now(), resolver.name):
+                return "stale"
         if command["command"] == "complete":
             with self.db.read() as session:
                 data = vault.Revealer(session, self.keyring, case_id).data(command["data"])
-            return self.complete(command["task_id"], original, data, resolution)
-        if command["command"] == "deliver":
+            self.complete(command["task_id"], original, data, resolution)
+        elif command["command"] == "deliver":
             trigger = Trigger(command["kind"], command["name"], command["data"], command["task_id"])
-            return self.deliver(case_id, trigger, original, resolution)
-        if command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
-            return self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
-        return self.run(case_id, original, resolution)
+            self.deliver(case_id, trigger, original, resolution)
+        elif command["command"] == "fire_timer":  # the scheduler parked the timer under the incident's name
+            self.fire_timer(command["timer_id"], incident_owner(incident_id), resolution)
+        else:
+            self.run(case_id, original, resolution)
+        return resolution.kind
 
 
 def _rules_in(workflow: BpmnWorkflow) -> Callable[[WorkItem], arrivals.Rules]:

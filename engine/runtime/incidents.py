@@ -1,5 +1,7 @@
 """Incidents: a command that fails inside the engine is rolled back whole and recorded here with what
 it takes to run it again — as it was (retry), or completing the failing task without executing it (skip).
+A process owner or administrator (the fixers, who are notified of each new incident) may instead close it
+with a note (resolve); one whose work moved on closes itself (engine/runtime/stale_incidents.py).
 """
 
 from __future__ import annotations
@@ -9,19 +11,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
+import sqlalchemy as sa
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.bpmn.expressions import LimitExceeded
-from engine.errors import Forbidden, IncidentRaised, NotFound
+from engine.errors import EngineError, Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
 from engine.org.organisation import Actor
 from engine.runtime.assignment import REASSIGNERS
 from engine.store.db import Database
-from engine.store.models import Case, Incident
+from engine.store.models import Case, Incident, Notice, Petition, Timer, User, UserRole
 from engine.timing.calendar import CalendarMissingError
+
+FIXERS = frozenset({"process_owner", "admin"})  # see every incident, are told of new ones, may close them
+RESOLVERS = REASSIGNERS | FIXERS  # besides the person whose command failed, may retry or skip
+RESOLUTIONS = {"retry": "重试成功", "skip": "跳过出错环节", "resolve": "人工处理", "stale": "已失效，自动关闭"}
+
+# How a failure reads to staff when the library's text is English (a script's own error)
+ERROR_KINDS = {
+    "ZeroDivisionError": "除数为零", "NameError": "用到了未定义的名称", "KeyError": "缺少需要的数据项",
+    "AttributeError": "用到了不存在的属性", "TypeError": "数据类型不符", "ValueError": "数据取值不合法",
+    "IndexError": "列表下标越界", "RuntimeError": "运行出错", "StuckCase": "流程无法继续推进",
+}
+
+
+class NoteMissing(EngineError):
+    """Closing an incident by hand needs a note saying what was done."""
 
 
 def incident_owner(incident_id: int) -> str:
@@ -71,6 +89,9 @@ class Failure(Exception):
                       if isinstance(e, (CalendarMissingError, LimitExceeded))), None)
         if plain is not None:
             self.message = str(plain)
+        elif not _has_chinese(self.message):
+            kind = ERROR_KINDS.get(self.error_type, "程序出错")
+            self.message = f"脚本或处理函数{kind}（{self.error_type}）：{self.message}"
         self.line = getattr(error, "line_number", None) or None
         self.source_line = getattr(error, "error_line", None) or None
 
@@ -78,13 +99,15 @@ class Failure(Exception):
 def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Failure, command: dict,
            incident_id: int | None = None,
            prepare: Callable[[Session, int, dict], dict] | None = None) -> NoReturn:
-    """Record the failure (a new incident, or the one being resolved again) in a transaction of its own,
-    then raise IncidentRaised for the user. `prepare` turns the command into what the incident may keep."""
+    """Record the failure in a transaction of its own, then raise IncidentRaised for the user: the incident
+    being resolved, or the open one of the same command's target (a resubmission failing again), or a new
+    one, of which the fixers are told. `prepare` turns the command into what the incident may keep."""
     with db.write() as session:
         if prepare is not None:
             command = prepare(session, case_id, command)
-        incident = session.get(Incident, incident_id) if incident_id else None
-        if incident is None:
+        incident = session.get(Incident, incident_id) if incident_id else _open_on(session, case_id, command)
+        created = incident is None
+        if created:
             incident = Incident(case_id=case_id, created_at=now, attempts=0)
             session.add(incident)
         incident.command = jsonable(command)  # a failed skip keeps the skips made so far
@@ -99,6 +122,8 @@ def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Fai
                      deployment_id=case.deployment_id, task=TaskAddress(failure.process_id, failure.bpmn_id),
                      payload={"incident_id": incident.id, "error_type": failure.error_type,
                               "message": failure.message, "line": failure.line, "command": command.get("command")})
+        if created:
+            _notify_fixers(session, incident, now)
     where = f"“{failure.task_name}”" if failure.task_name else ""
     raise IncidentRaised(f"流程在{where}处出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
                          incident.id, case_id)
@@ -113,17 +138,66 @@ def resolution_for(session: Session, incident_id: int, resolver: Actor,
         raise NotFound(f"异常不存在或已处理：{incident_id}")
     command = dict(incident.command)
     original = _actor_from_record(command["actor"])
-    if resolver.name != original.name and not resolver.roles & REASSIGNERS:
-        raise Forbidden("只有原办理人或信访室主任可以重试或跳过该异常")
+    if resolver.name != original.name and not resolver.roles & RESOLVERS:
+        raise Forbidden("只有原办理人、信访室主任、流程管理员或系统管理员可以重试或跳过该异常")
     skips = tuple(command.get("skip", ())) + ((incident.bpmn_id,) if skip and incident.bpmn_id else ())
     return command, incident.case_id, original, Resolution(incident_id, skips, resolver, "skip" if skip else "retry")
 
 
 def close(session: Session, now: datetime, deployment_id: int, resolution: Resolution) -> None:
     """Mark the incident resolved, in the transaction of the command that resolved it."""
-    incident = session.get(Incident, resolution.incident_id)
-    incident.resolved_at, incident.resolution = now, resolution.kind
-    incident.resolved_by = resolution.resolver.name
-    audit.append(session, kind=resolution.kind, actor=resolution.resolver.name, at=now, case_id=incident.case_id,
-                 deployment_id=deployment_id, task=TaskAddress(incident.process_id, incident.bpmn_id),
-                 payload={"incident_id": resolution.incident_id, "skipped": list(resolution.skip)})
+    conclude(session, session.get(Incident, resolution.incident_id), now, resolution.kind, resolution.resolver.name,
+             deployment_id, {"skipped": list(resolution.skip)})
+
+
+def resolve(session: Session, now: datetime, incident_id: int, resolver: Actor, note: str) -> None:
+    """Close an open incident by hand, with a note of what was done; the case stays where it is. A timer
+    parked under the incident is let go, so the scheduler tries it again."""
+    if not resolver.roles & FIXERS:
+        raise Forbidden("只有流程管理员或系统管理员可以关闭流程异常")
+    note = note.strip()
+    if not note:
+        raise NoteMissing("请填写处理说明：异常是如何处理的，案件接下来怎么办")
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.resolved_at is not None:
+        raise NotFound(f"异常不存在或已处理：{incident_id}")
+    deployment_id = session.scalar(sa.select(Case.deployment_id).where(Case.id == incident.case_id))
+    conclude(session, incident, now, "resolve", resolver.name, deployment_id, {"note": note}, note)
+    session.execute(sa.update(Timer).where(Timer.lease_owner == incident_owner(incident_id))
+                    .values(lease_owner=None, lease_until=None, attempts=0, last_error=None))
+
+
+def conclude(session: Session, incident: Incident, now: datetime, kind: str, by: str, deployment_id: int,
+             payload: dict, note: str | None = None) -> None:
+    """Close the incident as `kind` (a key of RESOLUTIONS) and append the matching audit event."""
+    incident.resolved_at, incident.resolution, incident.resolved_by, incident.note = now, kind, by, note
+    audit.append(session, kind=kind, actor=by, at=now, case_id=incident.case_id, deployment_id=deployment_id,
+                 task=TaskAddress(incident.process_id, incident.bpmn_id),
+                 payload={"incident_id": incident.id, **payload})
+
+
+def target(command: dict) -> tuple:
+    """What a command was aimed at: a second failure there continues the same incident."""
+    return tuple(command.get(key) for key in ("command", "task_id", "timer_id", "name"))
+
+
+def _open_on(session: Session, case_id: int, command: dict) -> Incident | None:
+    rows = session.scalars(sa.select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
+                           .order_by(Incident.id))
+    return next((row for row in rows if target(row.command) == target(command)), None)
+
+
+def _notify_fixers(session: Session, incident: Incident, now: datetime) -> None:
+    number = session.scalar(sa.select(Petition.registration_number).where(Petition.case_id == incident.case_id))
+    where = f"信访件 {number}" if number else f"案件 {incident.case_id}"
+    step = f"“{incident.task_name}”" if incident.task_name else "流程"
+    text = (f"{where} 在{step}处出错（异常 #{incident.id}）：{incident.message}。办理人提交的内容已保留，"
+            "请在“流程异常”中排除问题后重试、跳过，或写明处理说明后关闭。")
+    fixers = (sa.select(User.name).join(UserRole, UserRole.user_name == User.name)
+              .where(User.active.is_(True), UserRole.role_name.in_(FIXERS)).distinct().order_by(User.name))
+    for name in session.scalars(fixers):
+        session.add(Notice(case_id=incident.case_id, username=name, kind="incident", created_at=now, text=text))
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in text)

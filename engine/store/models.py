@@ -160,7 +160,8 @@ class EventSubscription(Base):
 
 
 class Incident(Base):
-    """A script/handler failure; the case stays as before the failed command until retry or skip."""
+    """A script/handler failure; the case stays as before the failed command until retry or skip, or until
+    a process owner or administrator resolves it with a note, or it goes stale (the work moved on)."""
 
     __tablename__ = "incidents"
 
@@ -176,9 +177,10 @@ class Incident(Base):
     command: Mapped[dict] = mapped_column(sa.JSON)  # what to run again on retry
     attempts: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
-    resolved_at: Mapped[datetime | None]
-    resolution: Mapped[str | None] = mapped_column(sa.String(20))  # retry | skip
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolution: Mapped[str | None] = mapped_column(sa.String(20))  # retry | skip | resolve | stale
     resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+    note: Mapped[str | None] = mapped_column(sa.Text)  # the resolver's note, or why it went stale
 
 
 class WorkItemExclusion(Base):
