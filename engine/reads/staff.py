@@ -16,7 +16,7 @@ from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
-from engine.reads import casediagram, casepage, notices, queues, search, views
+from engine.reads import casediagram, casepage, notices, queues, search, slip, views
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
@@ -196,7 +196,9 @@ class StaffViews:
             holders = workitems.holders(session, items)
             petition = session.scalars(sa.select(Petition).where(Petition.case_id == case_id)).first()
             work = [{**workitems.as_dict(item), "holder": holders[item.id]} for item in items]
+            refused = slip.refusal(session, case)
             page = {"context": context, "work_items": work,
+                    "slip": {"printable": refused is None, "why_not": refused.message if refused else None},
                     "stages": views.process_names(session), "timeline": timeline.entries,
                     "deadlines": casepage.case_deadlines(session, case_id, self.engine.now()),
                     "linked": casepage.linked_petitions(session, actor, petition) if petition else None}
@@ -215,11 +217,12 @@ class StaffViews:
                                             case_id).as_dict()
 
     def assignment_slip(self, case_id: int, actor: Actor) -> dict[str, Any]:
-        """The printable assignment slip (交办单); it never carries the reporter, so nothing to audit."""
+        """The printable assignment slip (交办单); it never carries the reporter, so nothing to audit. Refused
+        (Forbidden, Conflict) for a sealed item and before the leader approved the proposal."""
         with self.db.read() as session:
             case = views.scoped_case(session, actor, case_id)
             loaded = self.engine.specs.for_id(session, case.deployment_id)
-            return casepage.assignment_slip(session, loaded, actor, case)
+            return slip.assignment_slip(session, loaded, case)
 
     def _audit_reporter_view(self, case_id: int, actor: Actor, revealed: tuple[str, ...], where: str) -> None:
         if not revealed:

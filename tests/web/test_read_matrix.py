@@ -4,8 +4,9 @@ leader. The table below is the specification (docs/security.md, "read matrix"); 
 cell off the running app.
 
 Columns:
-- page: status of the case page, its diagram JSON, the assignment slip and the open task's page (the
-  test requires the four to agree);
+- page: status of the case page, its diagram JSON and the open task's page (the test requires the three
+  to agree);
+- slip: status of the assignment slip: refused (403) for a sealed item even to its readers;
 - file: status of the attachment download (the scanned letter names the reporter);
 - who: the reporter on the case and task pages, "shown" or "masked" ("-" when the page is not found);
 - found: the item is among the results of a search by its registration number;
@@ -36,42 +37,42 @@ from engine.store.models import Attachment, Base, Event, Petition
 from web import create_app
 
 MATRIX = """
-item       user         page  file  who     found  by_reporter  queue  notice
-normal     xf_wang      200   200   shown   yes    yes          yes    no
-normal     xf_chen      200   200   shown   yes    yes          yes    no
-normal     leader_li    200   403   masked  yes    no           no     yes
-normal     leader_zhao  200   403   masked  yes    no           no     no
-normal     s1_liu       200   200   shown   yes    no           yes    yes
-normal     s1_sun       200   200   shown   yes    no           yes    yes
-normal     s2_zhou      404   404   -       no     no           no     no
-normal     s2_qian      404   404   -       no     no           no     no
-normal     cr_zheng     404   404   -       no     no           no     no
-normal     audit_xu     200   403   masked  yes    no           no     no
-normal     admin        404   404   -       no     no           no     no
-higher     xf_wang      404   404   -       no     no           no     no
-higher     xf_chen      200   200   shown   yes    yes          yes    yes
-higher     leader_li    404   404   -       no     no           no     no
-higher     leader_zhao  200   403   masked  yes    no           no     yes
-higher     s1_liu       404   404   -       no     no           no     no
-higher     s1_sun       404   404   -       no     no           no     no
-higher     s2_zhou      404   404   -       no     no           no     no
-higher     s2_qian      404   404   -       no     no           no     no
-higher     cr_zheng     404   404   -       no     no           no     no
-higher     audit_xu     404   404   -       no     no           no     no
-higher     admin        404   404   -       no     no           no     no
-principal  xf_wang      404   404   -       no     no           no     no
-principal  xf_chen      200   200   shown   yes    yes          yes    yes
-principal  leader_li    404   404   -       no     no           no     no
-principal  leader_zhao  404   404   -       no     no           no     no
-principal  s1_liu       404   404   -       no     no           no     no
-principal  s1_sun       404   404   -       no     no           no     no
-principal  s2_zhou      404   404   -       no     no           no     no
-principal  s2_qian      404   404   -       no     no           no     no
-principal  cr_zheng     404   404   -       no     no           no     no
-principal  audit_xu     404   404   -       no     no           no     no
-principal  admin        404   404   -       no     no           no     no
+item       user         page  slip  file  who     found  by_reporter  queue  notice
+normal     xf_wang      200   200   200   shown   yes    yes          yes    no
+normal     xf_chen      200   200   200   shown   yes    yes          yes    no
+normal     leader_li    200   200   403   masked  yes    no           no     yes
+normal     leader_zhao  200   200   403   masked  yes    no           no     no
+normal     s1_liu       200   200   200   shown   yes    no           yes    yes
+normal     s1_sun       200   200   200   shown   yes    no           yes    yes
+normal     s2_zhou      404   404   404   -       no     no           no     no
+normal     s2_qian      404   404   404   -       no     no           no     no
+normal     cr_zheng     404   404   404   -       no     no           no     no
+normal     audit_xu     200   200   403   masked  yes    no           no     no
+normal     admin        404   404   404   -       no     no           no     no
+higher     xf_wang      404   404   404   -       no     no           no     no
+higher     xf_chen      200   403   200   shown   yes    yes          yes    yes
+higher     leader_li    404   404   404   -       no     no           no     no
+higher     leader_zhao  200   403   403   masked  yes    no           no     yes
+higher     s1_liu       404   404   404   -       no     no           no     no
+higher     s1_sun       404   404   404   -       no     no           no     no
+higher     s2_zhou      404   404   404   -       no     no           no     no
+higher     s2_qian      404   404   404   -       no     no           no     no
+higher     cr_zheng     404   404   404   -       no     no           no     no
+higher     audit_xu     404   404   404   -       no     no           no     no
+higher     admin        404   404   404   -       no     no           no     no
+principal  xf_wang      404   404   404   -       no     no           no     no
+principal  xf_chen      200   403   200   shown   yes    yes          yes    yes
+principal  leader_li    404   404   404   -       no     no           no     no
+principal  leader_zhao  404   404   404   -       no     no           no     no
+principal  s1_liu       404   404   404   -       no     no           no     no
+principal  s1_sun       404   404   404   -       no     no           no     no
+principal  s2_zhou      404   404   404   -       no     no           no     no
+principal  s2_qian      404   404   404   -       no     no           no     no
+principal  cr_zheng     404   404   404   -       no     no           no     no
+principal  audit_xu     404   404   404   -       no     no           no     no
+principal  admin        404   404   404   -       no     no           no     no
 """
-COLUMNS = ("page", "file", "who", "found", "by_reporter", "queue", "notice")
+COLUMNS = ("page", "slip", "file", "who", "found", "by_reporter", "queue", "notice")
 
 
 def _expected() -> dict[tuple[str, str], dict[str, str]]:
@@ -169,7 +170,7 @@ def _observe(world: World, item: str, name: str) -> dict[str, str]:
     client = world.client(name)
     case_id, number, reporter = world.cases[item], world.number(item), REPORTERS[item]
     pages = {path: client.get(path) for path in (f"/cases/{case_id}", f"/cases/{case_id}/diagram.json",
-                                                 f"/cases/{case_id}/slip", f"/tasks/{world.open_task(item)}")}
+                                                 f"/tasks/{world.open_task(item)}")}
     statuses = {response.status_code for response in pages.values()}
     assert len(statuses) == 1, (item, name, {path: r.status_code for path, r in pages.items()})
     page = statuses.pop()
@@ -187,7 +188,8 @@ def _observe(world: World, item: str, name: str) -> dict[str, str]:
         return "yes" if mark in response.get_data(as_text=True) else "no"
 
     return {
-        "page": str(page), "file": str(client.get(f"/cases/attachments/{world.attachment(item)}").status_code),
+        "page": str(page), "slip": str(client.get(f"/cases/{case_id}/slip").status_code),
+        "file": str(client.get(f"/cases/attachments/{world.attachment(item)}").status_code),
         "who": who, "found": listed(f"/search/?number={number}"),
         "by_reporter": row(search_reporter(client, reporter)),
         "queue": "yes" if any(listed(f"/tasks/?view={view}") == "yes" for view in views) else "no",
