@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.bpmn.attachment_purposes import PURPOSES
 from engine.bpmn.deployments import LoadedSpec
 from engine.bpmn.forms import Form, FormField
 from engine.errors import NotFound, local_minutes
@@ -37,7 +38,7 @@ EVENT_LABELS = {
     "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
     "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息",
-    "attachment viewed": "下载附件", "migrate": "迁移流程版本",
+    "attachment viewed": "下载附件", "attachment added": "上传附件", "comment": "评论", "migrate": "迁移流程版本",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
@@ -197,6 +198,11 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
         return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
     if kind == "attachment viewed":
         return f"附件 #{payload.get('attachment_id')}"
+    if kind == "attachment added":
+        purpose = PURPOSES.get(payload.get("purpose"))
+        return f"附件 #{payload.get('attachment_id')}（{purpose.label if purpose else payload.get('purpose')}）"
+    if kind == "comment":
+        return payload.get("text", "")
     if kind == "reporter viewed":
         return f"在{VIEW_PLACES.get(str(payload.get('where', '')).split(':')[0], '页面')}查看"
     return ""
