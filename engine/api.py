@@ -36,16 +36,13 @@ from engine.org.administration import (
 from engine.org.organisation import Actor, UnknownUser, known_roles, load_actor, load_organisation
 from engine.org.sessions import ABSOLUTE_TIMEOUT
 from engine.reads import incident_list, queues
+from engine.reads.attachments import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, AttachmentRejected, check_attachment
+from engine.reads.comments import MAX_LENGTH as COMMENT_MAX_LENGTH
+from engine.reads.comments import CommentRejected
 from engine.reads.incident_list import STATES as INCIDENT_STATES
 from engine.reads.queues import QueueQuery
 from engine.reads.search import SearchQuery, may_search_reporters
-from engine.reads.staff import (
-    ATTACHMENT_TYPES,
-    MAX_ATTACHMENT_BYTES,
-    AttachmentRejected,
-    StaffViews,
-    check_attachment,
-)
+from engine.reads.staff import StaffViews
 from engine.runtime import correlation, workitems
 from engine.runtime.assignment import ReasonMissing
 from engine.runtime.commands import CommandRunner
@@ -67,14 +64,14 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # What web/ and cli/ may use besides Engine: errors, the actor, form and query types, the limits their forms
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
-    "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES",
-    "MIN_PASSWORD_LENGTH", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused",
-    "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
-    "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "INCIDENT_FIXERS", "INCIDENT_STATES",
-    "IncidentRaised", "NotFound", "NoteMissing", "PasswordRejected", "QueueQuery", "RECUSAL_KINDS", "ReasonMissing",
-    "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
-    "administration", "backup", "check_attachment", "instance_folder", "load_audit_key", "local_minutes",
-    "load_organisation", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
+    "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "COMMENT_MAX_LENGTH", "DEPARTMENT_KINDS",
+    "INCIDENT_FIXERS", "INCIDENT_STATES", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH", "RECUSAL_KINDS", "SHANGHAI",
+    "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "BackupFailed", "Budget",
+    "CheckpointRefused", "CommentRejected", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden",
+    "Form", "FormErrors", "IncidentRaised", "NotFound", "NoteMissing", "PasswordRejected", "QueueQuery",
+    "ReasonMissing", "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
+    "administration", "backup", "check_attachment", "instance_folder", "load_audit_key", "load_organisation",
+    "local_minutes", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
 
 

@@ -1,15 +1,16 @@
-"""The case page, its diagram data, the printable assignment slip and the case's attachments, all within
-the reader's scope (the engine raises NotFound for a case outside it)."""
+"""The case page, its diagram data, the printable assignment slip, the case's attachments and comments,
+all within the reader's scope (the engine raises NotFound for a case outside it)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
 
-from engine.api import RecusalInvalid
+from engine.api import COMMENT_MAX_LENGTH, AttachmentRejected, CommentRejected, RecusalInvalid
 from web import recusal
 from web.current import current_engine
+from web.formdata import upload_limits
 from web.tasks import CATEGORIES, CHANNELS
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -20,11 +21,37 @@ def show(case_id: int):
     return case_page(case_id)
 
 
-def case_page(case_id: int, recusal_form=None, status: int = 200):
-    """The case page; `recusal_form` is a request form given back with what was typed and its messages."""
+def case_page(case_id: int, recusal_form=None, status: int = 200, **given):
+    """The case page; `recusal_form` is a request form given back with what was typed and its messages,
+    `given` a refused comment (comment_text, comment_error) or upload (upload_error)."""
     page = current_engine().staff.case_page(case_id, g.actor)
     return render_template("cases/show.html", page=page, ctx=page["context"], channels=CHANNELS,
-                           categories=CATEGORIES, recusal=recusal_form or recusal.request_form(case_id)), status
+                           categories=CATEGORIES, recusal=recusal_form or recusal.request_form(case_id),
+                           **upload_limits(), comment_max=COMMENT_MAX_LENGTH, **given), status
+
+
+@bp.post("/<int:case_id>/attachments")
+def upload(case_id: int):
+    purpose = request.form.get("purpose", "")
+    files = [(f.filename, f.read(), purpose) for f in request.files.getlist("files") if f.filename]
+    try:
+        added = current_engine().staff.upload_attachments(case_id, g.actor, files)
+    except AttachmentRejected as rejected:
+        flash("附件未上传", "error")
+        return case_page(case_id, status=422, upload_error=str(rejected))
+    flash(f"已上传 {len(added)} 个附件", "info")
+    return redirect(url_for("cases.show", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/comments")
+def add_comment(case_id: int):
+    text = request.form.get("text", "")
+    try:
+        current_engine().staff.add_comment(case_id, g.actor, text)
+    except CommentRejected as rejected:
+        return case_page(case_id, status=422, comment_text=text, comment_error=rejected.message)
+    flash("评论已发表", "info")
+    return redirect(url_for("cases.show", case_id=case_id) + "#comments")
 
 
 @bp.post("/<int:case_id>/recusal")

@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.api import Form
+from engine.api import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, Form
 
 _ROW = re.compile(r"^(?P<group>[a-z_][a-z0-9_]*)\.(?P<index>\d{1,3})\.(?P<key>[a-z_][a-z0-9_]*)$", re.IGNORECASE)
 
@@ -58,3 +58,8 @@ def row_errors(errors: dict[str, str], group: str) -> dict[int, dict[str, str]]:
         if match and match["group"] == group:
             found.setdefault(int(match["index"]), {})[match["key"]] = message
     return found
+
+
+def upload_limits() -> dict[str, Any]:
+    """What a page's file inputs accept and say about size."""
+    return {"accept": ",".join(sorted(ATTACHMENT_TYPES)), "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024)}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine import FormErrors
-from engine.api import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, AttachmentRejected, check_attachment
+from engine.api import AttachmentRejected, check_attachment
 from web.auth import require_role
 from web.current import current_engine
-from web.formdata import initial_values, row_errors, submission
+from web.formdata import initial_values, row_errors, submission, upload_limits
 
 bp = Blueprint("intake", __name__, url_prefix="/intake")
 
@@ -20,8 +20,7 @@ def _page(values, errors=None, attachment_error=None, status=200):
     return render_template(
         "intake/new.html", form=form, values=values, errors=errors,
         row_errors={group: row_errors(errors, group) for group in form.groups()},
-        attachment_error=attachment_error, accept=",".join(sorted(ATTACHMENT_TYPES)),
-        max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        attachment_error=attachment_error, **upload_limits(),
     ), status
 
 

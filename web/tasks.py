@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import Conflict, Forbidden, FormErrors, IncidentRaised
-from engine.api import QueueQuery, ReasonMissing
+from engine.api import AttachmentRejected, QueueQuery, ReasonMissing
 from web import nav
 from web.auth import safe_next
 from web.current import current_engine
-from web.formdata import initial_values, row_errors, submission
+from web.formdata import initial_values, row_errors, submission, upload_limits
 from web.hardening import page_number
 from web.labels import CATEGORIES, CHANNELS
 from web.nav import VIEW_LABELS
@@ -46,7 +46,7 @@ def queue():
     )
 
 
-def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None):
+def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None, attachment_error=None):
     page = current_engine().staff.task_page(task_id, g.actor)
     context = page["context"]
     if values is None:
@@ -56,7 +56,7 @@ def _task_page(task_id: str, values=None, errors=None, status: int = 200, handov
     colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_reassign"] else []
     return render_template("tasks/task.html", page=page, item=page["item"], form=page["form"], ctx=context,
                            values=values, errors=errors, row_errors=groups, colleagues=colleagues,
-                           handover=handover or {},
+                           handover=handover or {}, attachment_error=attachment_error, **upload_limits(),
                            channels=CHANNELS, categories=CATEGORIES), status
 
 
@@ -70,11 +70,18 @@ def complete(task_id: str):
     engine = current_engine()
     data: dict = {}
     try:
-        data = submission(engine.staff.task_page(task_id, g.actor)["form"], request.form)
-        engine.complete(task_id, g.actor, data)
+        page = engine.staff.task_page(task_id, g.actor)
+        data = submission(page["form"], request.form)
+        files = [(upload.filename, upload.read(), purpose["id"]) for purpose in page["attachment_purposes"]
+                 for upload in request.files.getlist(f"attachment.{purpose['id']}") if upload.filename]
+        engine.staff.complete_task(task_id, g.actor, data, files)
     except FormErrors as invalid:
-        flash(f"表单有 {len(invalid.errors)} 处需要修改，请查看标红的项目", "error")
+        again = "（附件需重新选择）" if request.files else ""
+        flash(f"表单有 {len(invalid.errors)} 处需要修改，请查看标红的项目{again}", "error")
         return _task_page(task_id, values=data, errors=invalid.errors, status=422)
+    except AttachmentRejected as rejected:
+        flash("附件未通过检查，任务尚未提交", "error")
+        return _task_page(task_id, values=data, status=422, attachment_error=str(rejected))
     except IncidentRaised as incident:
         flash(f"提交未成功：{incident.message}（已记录为故障 #{incident.incident_id}，请联系流程管理员）", "error")
         return _task_page(task_id, values=data, status=500)

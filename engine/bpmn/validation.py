@@ -17,7 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import assignment_rules, decisions
+from engine.bpmn import assignment_rules, attachment_purposes, decisions
 from engine.bpmn.decisions import DmnFile
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
@@ -119,6 +119,7 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
     problems += [Problem(*found) for found in decisions.problems(parsed)]
     problems += [Problem(*found) for found in assignment_rules.problems(
         ((f.name, f.tree) for f in parsed.values()), roles)]
+    problems += [Problem(*found) for found in attachment_purposes.problems((f.name, f.tree) for f in parsed.values())]
     if not problems:
         problems += _spec_problems(parsed)
     return parsed, sorted(set(problems))

@@ -1,5 +1,5 @@
-"""Read models of the case page: the timeline of the case's audit events, its current deadlines, the
-linked duplicates, and the assignment slip (交办单).
+"""Read models of the case page: the timeline of the case's audit events, its current deadlines and the
+linked duplicates (the assignment slip is engine/reads/slip.py).
 
 Like engine/reads/views.py these read tables and the cached parsed deployment only. Reporter identity is
 masked here, before anything reaches a template, for readers who may not see it; whoever shows a
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.bpmn.attachment_purposes import PURPOSES
 from engine.bpmn.deployments import LoadedSpec
 from engine.bpmn.forms import Form, FormField
 from engine.errors import NotFound, local_minutes
@@ -24,7 +25,6 @@ from engine.org import access
 from engine.org.organisation import Actor
 from engine.reads.views import (
     OPINION_SUFFIXES,
-    accused_of,
     display_names,
     form_of,
     petition_row,
@@ -32,23 +32,17 @@ from engine.reads.views import (
     task_spec,
 )
 from engine.secrets.vault import Revealer
-from engine.store.models import Case, Department, Event, Petition, Timer, WorkItem
-from engine.timing.calendar import SHANGHAI
+from engine.store.models import Case, Event, Petition, Timer, WorkItem
 
 EVENT_LABELS = {
     "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
     "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息",
-    "attachment viewed": "下载附件", "migrate": "迁移流程版本",
+    "attachment viewed": "下载附件", "attachment added": "上传附件", "comment": "评论", "migrate": "迁移流程版本",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
 VIEW_PLACES = {"case": "案件页", "task": "任务页"}
-PROPOSAL_TASK = ("signoff", "Task_propose")
-SIGNOFF_TASK = ("signoff", "Task_leader_signoff")
-APPROVED = "approve"  # the sign-off decision that makes the slip final
-ISSUER_KIND = "petition"  # the department kind of the petition office, which issues the slip
-DEFAULT_ISSUER = "信访室"
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
              "task": payload.get("task") or payload.get("timer") or _element_name(loaded, event),
              "note": _note(loaded, event, payload, people), "opinions": [], "fields": []}
     if event.kind == "complete":
-        form = _form(loaded, event)
+        form = event_form(loaded, event)
         for field_id, value in (payload.get("data") or {}).items():
             _submitted(entry, form, field_id, value, masking)
     return entry
@@ -135,7 +129,7 @@ def _element_name(loaded: LoadedSpec, event: Event) -> str | None:
         return event.bpmn_id
 
 
-def _form(loaded: LoadedSpec, event: Event) -> Form:
+def event_form(loaded: LoadedSpec, event: Event) -> Form:
     try:
         return form_of(loaded, event.process_id, event.bpmn_id)[0]
     except NotFound:
@@ -152,13 +146,13 @@ def _submitted(entry: dict, form: Form, field_id: str, value: Any, masking: _Mas
         shown = "；".join(_record(form, field_id, item, masking) for item in value)
         entry["fields"].append({"label": _group_label(form, field_id), "value": shown})
         return
-    shown = _display(field, masking.value(field_id, value))
+    shown = display_value(field, masking.value(field_id, value))
     is_opinion = field_id not in masking.confidential and isinstance(value, str) and (
         field_id.endswith(OPINION_SUFFIXES) or (field is not None and field.type == "text"))
     entry["opinions" if is_opinion else "fields"].append({"label": label, "value": shown})
 
 
-def _display(field: FormField | None, value: Any) -> Any:
+def display_value(field: FormField | None, value: Any) -> Any:
     if isinstance(value, bool):
         return "是" if value else "否"
     if field is not None and field.options:
@@ -175,7 +169,7 @@ def _record(form: Form, group: str, item: Any, masking: _Masking) -> str:
         value = item.get(field.key)
         if value in (None, "", False):
             continue
-        parts.append(field.label if value is True else _display(field, masking.value(field.id, value)))
+        parts.append(field.label if value is True else display_value(field, masking.value(field.id, value)))
     return "，".join(str(part) for part in parts)
 
 
@@ -204,6 +198,11 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
         return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
     if kind == "attachment viewed":
         return f"附件 #{payload.get('attachment_id')}"
+    if kind == "attachment added":
+        purpose = PURPOSES.get(payload.get("purpose"))
+        return f"附件 #{payload.get('attachment_id')}（{purpose.label if purpose else payload.get('purpose')}）"
+    if kind == "comment":
+        return payload.get("text", "")
     if kind == "reporter viewed":
         return f"在{VIEW_PLACES.get(str(payload.get('where', '')).split(':')[0], '页面')}查看"
     return ""
@@ -263,70 +262,3 @@ def linked_petitions(session: Session, actor: Actor, petition: Petition) -> dict
 
     return {"original": row(original) if original else None, "repeats": [row(p) for p in repeats],
             "repeat_count": petition.repeat_count}
-
-
-# ---- assignment slip --------------------------------------------------------------------------------
-
-def assignment_slip(session: Session, loaded: LoadedSpec, actor: Actor, case: Case) -> dict[str, Any]:
-    """What the printed slip carries: registry facts, accused, the proposal and the leader's instruction
-    (with names and dates), the handling department and deadline, the issuing office. Never the reporter:
-    the slip travels on paper, and the department learns the reporter only on a need-to-know basis."""
-    petition = session.scalars(sa.select(Petition).where(Petition.case_id == case.id)).first()
-    if petition is None:
-        raise NotFound("该案件没有登记信息，无法生成交办单")
-    proposal = _latest_completion(session, case.id, PROPOSAL_TASK)
-    signoff = _latest_completion(session, case.id, SIGNOFF_TASK, after=proposal)
-    people = display_names(session, {event.actor for event in (proposal, signoff) if event})
-    department = case.data.get("handling_department") or petition.handling_department
-    return jsonable({
-        "petition": petition_row(petition), "accused": accused_of(session, [petition.id])[petition.id],
-        "proposal": _signed(proposal, people, loaded, ("handling_method", "proposed_handling", "slip_requirements")),
-        "signoff": _signed(signoff, people, loaded, ("signoff_decision", "signoff_opinion")),
-        "approved": signoff is not None and _submitted_value(signoff, "signoff_decision") == APPROVED,
-        "department": _department_name(session, department),
-        "listed_supervision": bool(case.data.get("listed_supervision")),
-        "deadline_day": _last_day(case.data.get("report_due")), "issuer": _issuer(session),
-    })
-
-
-def _latest_completion(session: Session, case_id: int, task: tuple[str, str], after: Event | None = None
-                       ) -> Event | None:
-    """The newest completion of a task: a proposal returned and redone counts in its last version only."""
-    query = sa.select(Event).where(Event.case_id == case_id, Event.kind == "complete",
-                                   Event.process_id == task[0], Event.bpmn_id == task[1])
-    if after is not None:
-        query = query.where(Event.case_seq > after.case_seq)
-    return session.scalars(query.order_by(Event.case_seq.desc()).limit(1)).first()
-
-
-def _signed(event: Event | None, people: dict[str, str], loaded: LoadedSpec, keys: tuple[str, ...]
-            ) -> dict[str, Any] | None:
-    """The named values of a completion (enum ids as their Chinese names), who submitted it and when."""
-    if event is None:
-        return None
-    form = _form(loaded, event)
-    values = {key: _display(form.field(key), _submitted_value(event, key)) for key in keys}
-    return {**values, "by": people.get(event.actor, event.actor), "at": event.at}
-
-
-def _department_name(session: Session, code: str | None) -> str | None:
-    row = session.get(Department, code) if code else None
-    return row.name if row else code
-
-
-def _last_day(deadline: str | None) -> str | None:
-    """The Shanghai day a deadline ends: deadlines fall at 24:00, which the clock calls 00:00 of the next
-    day, and a printed slip names the last day ("… 24 时前")."""
-    if not deadline:
-        return None
-    return (datetime.fromisoformat(deadline).astimezone(SHANGHAI) - timedelta(microseconds=1)).date().isoformat()
-
-
-def _submitted_value(event: Event, key: str) -> Any:
-    return (json.loads(event.payload).get("data") or {}).get(key)
-
-
-def _issuer(session: Session) -> str:
-    name = session.scalar(sa.select(Department.name).where(Department.kind == ISSUER_KIND).order_by(Department.code)
-                          .limit(1))
-    return name or DEFAULT_ISSUER

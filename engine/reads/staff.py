@@ -1,22 +1,34 @@
 """What the staff web UI asks of the engine, with the reader's scope applied: logins, queues, task and
-case pages, intake, attachments, notices. `Engine.staff` is one of these."""
+case pages, intake, attachments, comments, notices. `Engine.staff` is one of these."""
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from engine import audit
+from engine.bpmn.attachment_purposes import PURPOSES, offered
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
-from engine.reads import casediagram, casepage, incident_list, notices, queues, search, views
+from engine.reads import (
+    attachments,
+    casediagram,
+    casepage,
+    comments,
+    incident_list,
+    notices,
+    queues,
+    search,
+    slip,
+    views,
+)
+from engine.reads.attachments import AttachmentRejected, TaskOrigin
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
@@ -26,48 +38,7 @@ from engine.store.db import Database
 from engine.store.models import Attachment, Department, Deployment, Event, Petition, User, WorkItem
 
 INTAKE = ("petition", "intake", "Task_register")  # (case process, stage process, registration task)
-MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
-ATTACHMENT_WITHHELD = "附件含反映人信息，仅信访室和本件承办人员可以查看"
-ATTACHMENT_TYPES = {
-    ".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
-    ".doc": "application/msword",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".xls": "application/vnd.ms-excel",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".txt": "text/plain", ".mp3": "audio/mpeg", ".wav": "audio/wav",
-}
-
-
-class AttachmentRejected(ValueError):
-    """A file that may not be stored; the message is for the user."""
-
-
-def clean_filename(filename: str) -> str:
-    """The name to store for an uploaded file: its last path part, without control or format characters
-    (a name is shown on pages and sent back in a header), at most 200 characters."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(" " if unicodedata.category(char) == "Zs" else char for char in name
-                   if unicodedata.category(char)[0] != "C" and unicodedata.category(char) not in ("Zl", "Zp"))
-    name = name.strip(" .")
-    if len(name) > 200:
-        stem, dot, suffix = name.rpartition(".")
-        name = stem[:200 - len(suffix) - 1] + dot + suffix if dot and len(suffix) <= 10 else name[:200]
-    return name or "附件"
-
-
-def check_attachment(filename: str, size: int) -> str:
-    """The content type to store for an acceptable file; raises AttachmentRejected otherwise."""
-    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if suffix not in ATTACHMENT_TYPES:
-        allowed = "、".join(sorted(s.lstrip(".") for s in ATTACHMENT_TYPES))
-        raise AttachmentRejected(f"附件“{filename}”的类型不允许，只接受：{allowed}")
-    if size > MAX_ATTACHMENT_BYTES:
-        raise AttachmentRejected(f"附件“{filename}”超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB")
-    if size == 0:
-        raise AttachmentRejected(f"附件“{filename}”是空文件")
-    return ATTACHMENT_TYPES[suffix]
-
-
+INTAKE_PURPOSE = "letter"  # what comes with an item at registration
 class EngineDoor(Protocol):
     """What StaffViews uses of `engine.api.Engine`, which builds it: declared here, so neither module
     imports the other."""
@@ -168,11 +139,13 @@ class StaffViews:
             case = views.scoped_case(session, actor, item.case_id)
             loaded = self.engine.specs.for_id(session, case.deployment_id)
             form, instructions = views.form_of(loaded, item.process_id, item.bpmn_id)
+            uploads = attachment_choices(views.task_spec(loaded, item.process_id, item.bpmn_id))
             context = views.case_context(session, self.engine.specs, self.engine.keyring, actor, case)
             # a candidate who must recuse or is excluded by separation of duties sees why, not the form
             refusal = recusal.conflict(session, self.engine.keyring, item.case_id, actor, item) \
                 if workitems.may_work_on(actor, item) else None
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
+                    "attachment_purposes": uploads,
                     "may_work": workitems.may_work_on(actor, item) and refusal is None, "refusal": refusal,
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
                     "may_reassign": item.assignee is not None and (
@@ -196,7 +169,10 @@ class StaffViews:
             holders = workitems.holders(session, items)
             petition = session.scalars(sa.select(Petition).where(Petition.case_id == case_id)).first()
             work = [{**workitems.as_dict(item), "holder": holders[item.id]} for item in items]
-            page = {"context": context, "work_items": work,
+            refused = slip.refusal(session, case)
+            page = {"context": context, "work_items": work, "comments": comments.listed(session, case_id),
+                    "attachment_purposes": [{"id": key, "label": p.label} for key, p in PURPOSES.items()],
+                    "slip": {"printable": refused is None, "why_not": refused.message if refused else None},
                     "stages": views.process_names(session), "timeline": timeline.entries,
                     "deadlines": casepage.case_deadlines(session, case_id, self.engine.now()),
                     "linked": casepage.linked_petitions(session, actor, petition) if petition else None}
@@ -215,11 +191,12 @@ class StaffViews:
                                             case_id).as_dict()
 
     def assignment_slip(self, case_id: int, actor: Actor) -> dict[str, Any]:
-        """The printable assignment slip (交办单); it never carries the reporter, so nothing to audit."""
+        """The printable assignment slip (交办单); it never carries the reporter, so nothing to audit. Refused
+        (Forbidden, Conflict) for a sealed item and before the leader approved the proposal."""
         with self.db.read() as session:
             case = views.scoped_case(session, actor, case_id)
             loaded = self.engine.specs.for_id(session, case.deployment_id)
-            return casepage.assignment_slip(session, loaded, actor, case)
+            return slip.assignment_slip(session, loaded, case)
 
     def _audit_reporter_view(self, case_id: int, actor: Actor, revealed: tuple[str, ...], where: str) -> None:
         if not revealed:
@@ -236,40 +213,65 @@ class StaffViews:
             return views.form_of(loaded, INTAKE[1], INTAKE[2])[0]
 
     def register(self, data: dict[str, Any], files: list[tuple[str, bytes]], actor: Actor) -> int:
-        """Start a petition case and complete its registration in one go; the form is checked before the
-        case exists, so bad input leaves nothing behind. Returns the case id."""
+        """Start a petition case and complete its registration in one go; the form and the files (the
+        letter and its enclosures) are checked before the case exists, so bad input leaves nothing behind.
+        Returns the case id."""
         if "petition_staff" not in actor.roles:
             raise Forbidden("只有信访室工作人员可以受理登记")
         validate_submission(self.intake_form(), data)
-        cleaned = [(clean_filename(name), content) for name, content in files]
-        checked = [(name, content, check_attachment(name, len(content))) for name, content in cleaned]
+        uploads = attachments.checked([(name, content, INTAKE_PURPOSE) for name, content in files])
         case_id = self.engine.start_case(INTAKE[0], {}, actor)
         # stored before the registration runs: should it fail, the incident keeps the form and the case the files
         with self.db.write() as session:
-            for name, content, content_type in checked:
-                key_id, nonce, ciphertext = vault.encrypt_attachment(self.engine.keyring, case_id, content)
-                session.add(Attachment(case_id=case_id, filename=name, content_type=content_type,
-                                       size=len(content), content=ciphertext, key_id=key_id, nonce=nonce,
-                                       uploaded_by=actor.name, uploaded_at=self.engine.now()))
+            attachments.store(session, self.engine.keyring, case_id, uploads, actor, self.engine.now(),
+                              TaskOrigin(INTAKE[1], INTAKE[2], "受理登记"))
         self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         return case_id
 
-    def attachment(self, attachment_id: int, actor: Actor) -> tuple[str, str, bytes]:
-        """(file name, content type, bytes) of an attachment of a case in the actor's scope, for readers
-        of the reporter only (the scanned letter names its writer); every download is audited."""
+    def complete_task(self, task_id: str, actor: Actor, data: dict[str, Any], files: list[tuple[str, bytes, str]]
+                      ) -> None:
+        """Complete a task with the files uploaded in its form, each for one of the purposes the task offers
+        (its camunda:property `attachments`); files are checked before the task is completed and stored
+        after, so a refused file or form leaves both as they were."""
         with self.db.read() as session:
+            item = self._item(session, task_id)
+            case = views.scoped_case(session, actor, item.case_id)
+            spec = views.task_spec(self.engine.specs.for_id(session, case.deployment_id), item.process_id,
+                                   item.bpmn_id)
+        uploads = attachments.checked(files, _offered(spec))
+        self.engine.complete(task_id, actor, data)
+        if uploads:
+            with self.db.write() as session:
+                attachments.store(session, self.engine.keyring, item.case_id, uploads, actor, self.engine.now(),
+                                  TaskOrigin(item.process_id, item.bpmn_id, item.name))
+
+    def upload_attachments(self, case_id: int, actor: Actor, files: list[tuple[str, bytes, str]]) -> list[int]:
+        """Files added on the case page by anyone who may read the case; at least one is needed."""
+        if not files:
+            raise AttachmentRejected("请选择要上传的文件")
+        uploads = attachments.checked(files)
+        with self.db.write() as session:
+            views.scoped_case(session, actor, case_id)
+            return attachments.store(session, self.engine.keyring, case_id, uploads, actor, self.engine.now())
+
+    def attachment(self, attachment_id: int, actor: Actor) -> tuple[str, str, bytes]:
+        """(file name, content type, bytes) of an attachment of a case in the actor's scope; a purpose that
+        may name the reporter for readers of the reporter only. Every download is audited."""
+        with self.db.write() as session:
             row = session.get(Attachment, attachment_id)
             if row is None:
                 raise NotFound(views.OUT_OF_SCOPE)  # as for an attachment of a case out of scope
             case = views.scoped_case(session, actor, row.case_id)
             department = session.scalar(sa.select(Petition.handling_department).where(Petition.case_id == case.id))
-            if not access.may_see_reporter(actor, department or case.data.get("handling_department")):
-                raise Forbidden(ATTACHMENT_WITHHELD)
-            found = row.filename, row.content_type, vault.attachment_content(self.engine.keyring, row)
+            visible = access.may_see_reporter(actor, department or case.data.get("handling_department"))
+            return attachments.opened(session, self.engine.keyring, row, visible, actor, self.engine.now())
+
+    # ---- comments (engine/reads/comments.py) ----------------------------------------------------------
+
+    def add_comment(self, case_id: int, actor: Actor, text: str) -> None:
         with self.db.write() as session:
-            audit.append(session, kind="attachment viewed", actor=actor.name, at=self.engine.now(), case_id=case.id,
-                         payload={"attachment_id": attachment_id})  # not its name: a name may name the writer
-        return found
+            views.scoped_case(session, actor, case_id)
+            comments.add(session, case_id, actor, text, self.engine.now())
 
     # ---- search -------------------------------------------------------------------------------------
 
@@ -368,6 +370,7 @@ class StaffViews:
 
     @staticmethod
     def _item(session, task_id: str) -> WorkItem:
+        """The open work item of a task; Conflict when it was completed, NotFound when there is none."""
         item = session.scalars(sa.select(WorkItem).where(WorkItem.task_id == task_id)).first()
         if item is None:
             done = audit.completed_by(session, Event.task_id == task_id)
@@ -383,3 +386,14 @@ class StaffViews:
         if deployment_id is None:
             raise NotFound(f"流程 {process_id} 尚未部署")
         return deployment_id
+
+
+def _offered(spec: Any) -> tuple[str, ...]:
+    """The attachment purposes a user task's form offers (none for a task without routing properties)."""
+    routing = getattr(spec, "routing", None)
+    return offered(routing.properties) if routing is not None else ()
+
+
+def attachment_choices(spec: Any) -> list[dict[str, str]]:
+    """The purposes a task's upload field offers, with their labels, for its page."""
+    return [{"id": purpose, "label": PURPOSES[purpose].label} for purpose in _offered(spec)]

@@ -21,10 +21,10 @@ from engine.errors import NotFound
 from engine.jsonutil import jsonable
 from engine.org import access
 from engine.org.organisation import Actor
-from engine.reads import queues
+from engine.reads import attachments, queues
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
-from engine.store.models import Attachment, Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
+from engine.store.models import Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
 
 OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
 # Case data keys that carry an opinion, a report or a decision's reasons, shown as "earlier opinions" so
@@ -44,8 +44,8 @@ class CaseContext:
     reporter_visible: bool
     confidential: dict[str, str]  # the reporter fields of this case's forms: id -> label
     opinions: list[dict[str, Any]]
-    attachments: list[dict[str, Any]]  # listed only to readers of the reporter (a letter names its writer)
-    attachments_withheld: int  # how many there are when they are not listed
+    attachments: list[dict[str, Any]]  # those the reader may open (engine/reads/attachments.py)
+    attachments_withheld: int  # how many others there are
     deadlines: list[dict[str, Any]]
     revealed: tuple[str, ...]  # reporter fields shown filled in: the caller audits the view
 
@@ -169,15 +169,6 @@ def _opinions(session: Session, case_id: int, confidential: dict[str, str], reve
     return jsonable(found)
 
 
-def attachments_of(session: Session, case_id: int) -> list[dict[str, Any]]:
-    rows = session.execute(
-        sa.select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
-                  Attachment.uploaded_by, Attachment.uploaded_at)
-        .where(Attachment.case_id == case_id).order_by(Attachment.id)
-    )
-    return jsonable([dict(row._mapping) for row in rows])
-
-
 def _deadlines(session: Session, case_id: int) -> list[dict[str, Any]]:
     items = session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.due_at.is_not(None))
                             .order_by(WorkItem.due_at))
@@ -193,7 +184,10 @@ def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Ac
     # case data holds vault markers in the reporter fields: opened only for those who may see them
     revealer = vault.Revealer(session, keyring, case.id) if visible else None
     data = revealer.data(case.data, confidential) if revealer else access.mask(case.data, confidential)
-    attachments = attachments_of(session, case.id)
+    files, withheld = attachments.listed(session, case.id, visible)
+    uploaders = display_names(session, {row["uploaded_by"] for row in files})
+    for row in files:
+        row["uploaded_by_name"] = uploaders.get(row["uploaded_by"], row["uploaded_by"])
     return CaseContext(
         case={"id": case.id, "process_id": case.process_id, "status": case.status, "created_by": case.created_by,
               "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
@@ -203,7 +197,7 @@ def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Ac
         accused=accused_of(session, [petition.id])[petition.id] if petition else [],
         data=data, reporter_visible=visible, confidential=confidential,
         opinions=_opinions(session, case.id, confidential, revealer),
-        attachments=attachments if visible else [], attachments_withheld=0 if visible else len(attachments),
+        attachments=files, attachments_withheld=withheld,
         deadlines=_deadlines(session, case.id),
         revealed=tuple(access.reveals(case.data, confidential)) if visible else (),
     )

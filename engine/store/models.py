@@ -380,8 +380,10 @@ class Notice(Base):
 
 
 class Attachment(Base):
-    """A file received with an item (scanned letter, photo, recording); kept in the database so it is
-    backed up and access-checked with the case."""
+    """A file of a case: received with the item (scanned letter, photo, recording) or added to a task or
+    the case later (report, evidence, feedback or clarification record); kept in the database so it is
+    backed up and access-checked with the case. `purpose` says which, and who may open it
+    (engine/reads/attachments.py)."""
 
     __tablename__ = "attachments"
 
@@ -397,6 +399,12 @@ class Attachment(Base):
     nonce: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(sa.String(100))
     uploaded_at: Mapped[datetime]
+    purpose: Mapped[str] = mapped_column(sa.String(40), server_default="letter")
+    # the task it was uploaded with (None: on the case page); the name as the task was called then
+    process_id: Mapped[str | None] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str | None] = mapped_column(sa.String(200))
+    task_name: Mapped[str | None] = mapped_column(sa.String(200))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))  # of the plain content; None before 0022
 
 
 class ReporterRecord(Base):

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from support import REGISTRATION_FORM, csrf_token, login, post, register
 
-from engine.reads.staff import clean_filename
+from engine.reads.attachments import clean_filename
 from engine.secrets import vault
 from engine.store.models import Attachment, Event
 

@@ -5,7 +5,7 @@ from io import BytesIO
 import sqlalchemy as sa
 from support import REGISTRATION_FORM, login, post, register
 
-from engine.reads import staff
+from engine.reads import attachments
 from engine.store.models import Attachment, Case
 
 
@@ -59,7 +59,7 @@ def test_attachment_type_and_size_are_limited(client, engine, monkeypatch):
     form = {**REGISTRATION_FORM, "attachments": (BytesIO(b"MZ..."), "run.exe")}
     response = post(client, "/intake/new", form, token_from="/intake/new", content_type="multipart/form-data")
     assert response.status_code == 422 and "类型不允许" in response.get_data(as_text=True)
-    monkeypatch.setattr(staff, "MAX_ATTACHMENT_BYTES", 10)
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 10)
     form = {**REGISTRATION_FORM, "attachments": (BytesIO(b"x" * 11), "scan.png")}
     response = post(client, "/intake/new", form, token_from="/intake/new", content_type="multipart/form-data")
     assert response.status_code == 422 and "超过" in response.get_data(as_text=True)

@@ -4,9 +4,13 @@ leader. The table below is the specification (docs/security.md, "read matrix"); 
 cell off the running app.
 
 Columns:
-- page: status of the case page, its diagram JSON, the assignment slip and the open task's page (the
-  test requires the four to agree);
+- page: status of the case page, its diagram JSON and the open task's page (the test requires the three
+  to agree);
+- slip: status of the assignment slip: refused (403) for a sealed item even to its readers;
 - file: status of the attachment download (the scanned letter names the reporter);
+- doc: status of the download of a file added on the case page for a purpose that does not name the
+  reporter ("other"): the case's own scope;
+- comment: status of adding a comment on the case page (302 back to the page, or 404);
 - who: the reporter on the case and task pages, "shown" or "masked" ("-" when the page is not found);
 - found: the item is among the results of a search by its registration number;
 - by_reporter: the item is among the results of a search by its reporter's name (ignored for those who
@@ -36,42 +40,42 @@ from engine.store.models import Attachment, Base, Event, Petition
 from web import create_app
 
 MATRIX = """
-item       user         page  file  who     found  by_reporter  queue  notice
-normal     xf_wang      200   200   shown   yes    yes          yes    no
-normal     xf_chen      200   200   shown   yes    yes          yes    no
-normal     leader_li    200   403   masked  yes    no           no     yes
-normal     leader_zhao  200   403   masked  yes    no           no     no
-normal     s1_liu       200   200   shown   yes    no           yes    yes
-normal     s1_sun       200   200   shown   yes    no           yes    yes
-normal     s2_zhou      404   404   -       no     no           no     no
-normal     s2_qian      404   404   -       no     no           no     no
-normal     cr_zheng     404   404   -       no     no           no     no
-normal     audit_xu     200   403   masked  yes    no           no     no
-normal     admin        404   404   -       no     no           no     no
-higher     xf_wang      404   404   -       no     no           no     no
-higher     xf_chen      200   200   shown   yes    yes          yes    yes
-higher     leader_li    404   404   -       no     no           no     no
-higher     leader_zhao  200   403   masked  yes    no           no     yes
-higher     s1_liu       404   404   -       no     no           no     no
-higher     s1_sun       404   404   -       no     no           no     no
-higher     s2_zhou      404   404   -       no     no           no     no
-higher     s2_qian      404   404   -       no     no           no     no
-higher     cr_zheng     404   404   -       no     no           no     no
-higher     audit_xu     404   404   -       no     no           no     no
-higher     admin        404   404   -       no     no           no     no
-principal  xf_wang      404   404   -       no     no           no     no
-principal  xf_chen      200   200   shown   yes    yes          yes    yes
-principal  leader_li    404   404   -       no     no           no     no
-principal  leader_zhao  404   404   -       no     no           no     no
-principal  s1_liu       404   404   -       no     no           no     no
-principal  s1_sun       404   404   -       no     no           no     no
-principal  s2_zhou      404   404   -       no     no           no     no
-principal  s2_qian      404   404   -       no     no           no     no
-principal  cr_zheng     404   404   -       no     no           no     no
-principal  audit_xu     404   404   -       no     no           no     no
-principal  admin        404   404   -       no     no           no     no
+item       user         page  slip  file  doc  comment  who     found  by_reporter  queue  notice
+normal     xf_wang      200   200   200   200  302      shown   yes    yes          yes    no
+normal     xf_chen      200   200   200   200  302      shown   yes    yes          yes    no
+normal     leader_li    200   200   403   200  302      masked  yes    no           no     yes
+normal     leader_zhao  200   200   403   200  302      masked  yes    no           no     no
+normal     s1_liu       200   200   200   200  302      shown   yes    no           yes    yes
+normal     s1_sun       200   200   200   200  302      shown   yes    no           yes    yes
+normal     s2_zhou      404   404   404   404  404      -       no     no           no     no
+normal     s2_qian      404   404   404   404  404      -       no     no           no     no
+normal     cr_zheng     404   404   404   404  404      -       no     no           no     no
+normal     audit_xu     200   200   403   200  302      masked  yes    no           no     no
+normal     admin        404   404   404   404  404      -       no     no           no     no
+higher     xf_wang      404   404   404   404  404      -       no     no           no     no
+higher     xf_chen      200   403   200   200  302      shown   yes    yes          yes    yes
+higher     leader_li    404   404   404   404  404      -       no     no           no     no
+higher     leader_zhao  200   403   403   200  302      masked  yes    no           no     yes
+higher     s1_liu       404   404   404   404  404      -       no     no           no     no
+higher     s1_sun       404   404   404   404  404      -       no     no           no     no
+higher     s2_zhou      404   404   404   404  404      -       no     no           no     no
+higher     s2_qian      404   404   404   404  404      -       no     no           no     no
+higher     cr_zheng     404   404   404   404  404      -       no     no           no     no
+higher     audit_xu     404   404   404   404  404      -       no     no           no     no
+higher     admin        404   404   404   404  404      -       no     no           no     no
+principal  xf_wang      404   404   404   404  404      -       no     no           no     no
+principal  xf_chen      200   403   200   200  302      shown   yes    yes          yes    yes
+principal  leader_li    404   404   404   404  404      -       no     no           no     no
+principal  leader_zhao  404   404   404   404  404      -       no     no           no     no
+principal  s1_liu       404   404   404   404  404      -       no     no           no     no
+principal  s1_sun       404   404   404   404  404      -       no     no           no     no
+principal  s2_zhou      404   404   404   404  404      -       no     no           no     no
+principal  s2_qian      404   404   404   404  404      -       no     no           no     no
+principal  cr_zheng     404   404   404   404  404      -       no     no           no     no
+principal  audit_xu     404   404   404   404  404      -       no     no           no     no
+principal  admin        404   404   404   404  404      -       no     no           no     no
 """
-COLUMNS = ("page", "file", "who", "found", "by_reporter", "queue", "notice")
+COLUMNS = ("page", "slip", "file", "doc", "comment", "who", "found", "by_reporter", "queue", "notice")
 
 
 def _expected() -> dict[tuple[str, str], dict[str, str]]:
@@ -134,7 +138,13 @@ class World:
 
     def attachment(self, item: str) -> int:
         with self.engine.db.read() as session:
-            return session.scalar(sa.select(Attachment.id).where(Attachment.case_id == self.cases[item]))
+            return session.scalar(sa.select(Attachment.id).where(Attachment.case_id == self.cases[item],
+                                                                 Attachment.purpose == "letter"))
+
+    def doc(self, item: str) -> int:
+        with self.engine.db.read() as session:
+            return session.scalar(sa.select(Attachment.id).where(Attachment.case_id == self.cases[item],
+                                                                 Attachment.purpose == "other"))
 
     def open_task(self, item: str) -> str:
         items = self.engine.work_items(self.cases[item])
@@ -161,6 +171,11 @@ def world(request, tmp_path_factory) -> World:
     world.chain("principal").do("Task_classify", category="accuses_principal")
     world.chain("principal").pass_timer("Timer_transfer_up_overdue")  # the higher item's is due the same day
     world.clients.clear()  # the clock has moved on days: the sessions of the set-up have ended
+    for item, case_id in world.cases.items():  # the office head, who reads all three, adds a document
+        response = post(world.client("xf_chen"), f"/cases/{case_id}/attachments",
+                        {"purpose": "other", "files": (BytesIO(b"%PDF-1.4 note"), f"{item}-note.pdf")},
+                        token_from=f"/cases/{case_id}", content_type="multipart/form-data")
+        assert response.status_code == 302, response.get_data(as_text=True)
     yield world
     database.dispose()
 
@@ -169,7 +184,7 @@ def _observe(world: World, item: str, name: str) -> dict[str, str]:
     client = world.client(name)
     case_id, number, reporter = world.cases[item], world.number(item), REPORTERS[item]
     pages = {path: client.get(path) for path in (f"/cases/{case_id}", f"/cases/{case_id}/diagram.json",
-                                                 f"/cases/{case_id}/slip", f"/tasks/{world.open_task(item)}")}
+                                                 f"/tasks/{world.open_task(item)}")}
     statuses = {response.status_code for response in pages.values()}
     assert len(statuses) == 1, (item, name, {path: r.status_code for path, r in pages.items()})
     page = statuses.pop()
@@ -187,7 +202,10 @@ def _observe(world: World, item: str, name: str) -> dict[str, str]:
         return "yes" if mark in response.get_data(as_text=True) else "no"
 
     return {
-        "page": str(page), "file": str(client.get(f"/cases/attachments/{world.attachment(item)}").status_code),
+        "page": str(page), "slip": str(client.get(f"/cases/{case_id}/slip").status_code),
+        "file": str(client.get(f"/cases/attachments/{world.attachment(item)}").status_code),
+        "doc": str(client.get(f"/cases/attachments/{world.doc(item)}").status_code),
+        "comment": str(post(client, f"/cases/{case_id}/comments", {"text": f"{name} 的评论"}).status_code),
         "who": who, "found": listed(f"/search/?number={number}"),
         "by_reporter": row(search_reporter(client, reporter)),
         "queue": "yes" if any(listed(f"/tasks/?view={view}") == "yes" for view in views) else "no",
@@ -203,20 +221,29 @@ def test_read_matrix(world, item):
 
 
 def test_every_download_is_audited_with_the_attachment(world):
-    attachment_id = world.attachment("normal")
-    assert world.client("s1_liu").get(f"/cases/attachments/{attachment_id}").status_code == 200
+    letter, doc = world.attachment("normal"), world.doc("normal")
+    for attachment_id in (letter, doc):
+        assert world.client("s1_liu").get(f"/cases/attachments/{attachment_id}").status_code == 200
     with world.engine.db.read() as session:
-        payloads = session.scalars(sa.select(Event.payload).where(
-            Event.kind == "attachment viewed", Event.actor == "s1_liu")).all()
-    assert payloads and all(json.loads(payload)["attachment_id"] == attachment_id for payload in payloads)
+        viewed = [json.loads(payload)["attachment_id"] for payload in session.scalars(sa.select(Event.payload).where(
+            Event.kind == "attachment viewed", Event.actor == "s1_liu"))]
+    assert set(viewed) == {letter, doc}
     with world.engine.db.read() as session:  # refused downloads read nothing, so they record nothing
-        refused = session.scalar(sa.select(sa.func.count()).select_from(Event).where(
-            Event.kind == "attachment viewed", Event.actor.in_(["leader_li", "s2_zhou", "leader_zhao"])))
-    assert refused == 0
+        refused = [json.loads(payload)["attachment_id"] for payload in session.scalars(sa.select(Event.payload).where(
+            Event.kind == "attachment viewed", Event.actor.in_(["leader_li", "s2_zhou", "leader_zhao"])))]
+    assert letter not in refused and doc in refused  # the leaders opened the document, never the letter
 
 
 def test_the_case_page_counts_withheld_attachments(world):
     page = world.client("leader_li").get(f"/cases/{world.cases['normal']}").get_data(as_text=True)
-    assert "共 1 件附件" in page and "normal.pdf" not in page
+    assert "另有 1 件附件" in page and "normal.pdf" not in page and "normal-note.pdf" in page
     assert "normal.pdf" in world.client("s1_liu").get(f"/cases/{world.cases['normal']}").get_data(as_text=True)
 
+
+def test_a_comment_reaches_only_the_cases_readers(world):
+    case_id = world.cases["higher"]
+    reader = world.client("leader_zhao")
+    assert post(reader, f"/cases/{case_id}/comments", {"text": "已阅，按规定报送"}).status_code == 302
+    assert post(world.client("xf_wang"), f"/cases/{case_id}/comments", {"text": "越权评论"}).status_code == 404
+    page = world.client("xf_chen").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "已阅，按规定报送" in page and "越权评论" not in page
