@@ -11,12 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
@@ -30,11 +28,11 @@ from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor
 from engine.runtime import arrivals, assignment, incidents, multiinstance, recusal, subscriptions, timers, workitems
-from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
+from engine.runtime.casestate import address, case_data, find_task, install_task_lookup, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.events import Trigger, catch, start_event_subprocess
 from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
-from engine.runtime.incidents import Failure, Resolution, actor_record, incident_owner
+from engine.runtime.incidents import Failure, Resolution, actor_record, failures_as_incidents, incident_owner
 from engine.runtime.scripting import CaseScriptEngine
 from engine.runtime.serialization import FORMAT_VERSION, CaseSerializer
 from engine.runtime.stepping import run_engine
@@ -42,7 +40,7 @@ from engine.secrets import vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Case, Deployment, Event, Timer, WorkItem
-from engine.timing.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
+from engine.timing.calendar import WorkingCalendar, expression_helpers
 from engine.timing.clock import Clock, clock_scope
 
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
@@ -106,6 +104,7 @@ class CommandRunner:
         self.serializer = CaseSerializer()
         timers.install_gate()  # timers fire only through their own command
         multiinstance.install_counters()
+        install_task_lookup()
         # Workflows as left by the last successful command, keyed by case; taken out while in use so a
         # half-run workflow is never reused, and checked against the stored version before use.
         self._live: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
@@ -124,14 +123,12 @@ class CommandRunner:
                 with self.db.write() as session:
                     case, workflow, payload = self._new_case(session, process_id, data, actor, business_key)
                     scope = self._scope(session, case, workflow, actor)
-                    if trigger is not None:
-                        try:
+                    with failures_as_incidents():
+                        if trigger is not None:
                             run_engine(workflow)
                             catch(workflow, trigger, lambda spec: spec.bpmn_id == trigger.bpmn_id)
-                        except SpiffWorkflowException as error:
-                            raise Failure(error) from error
-                        payload = {**payload, **trigger.audit()}
-                    self._finish(scope, {}, _Outcome("start", payload), run=True)
+                            payload = {**payload, **trigger.audit()}
+                        self._finish(scope, {}, _Outcome("start", payload), run=True)
                 self._keep(case.id, case.version, workflow)
                 self._broadcast(scope, actor)
                 return case.id
@@ -172,10 +169,7 @@ class CommandRunner:
                 caught = catch(scope.workflow, trigger, lambda spec: True)
                 caught += start_event_subprocess(scope.workflow, trigger)
             else:
-                try:
-                    task = scope.workflow.get_task_from_id(UUID(trigger.task_id))
-                except TaskNotFoundException:  # done and compacted away by the command that caught it
-                    task = None
+                task = find_task(scope.workflow, trigger.task_id)  # None: caught and compacted away
                 if task is None or task.state != TaskState.WAITING:
                     raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
                 caught = catch(scope.workflow, trigger, lambda spec: spec is task.task_spec, [task])
@@ -223,7 +217,7 @@ class CommandRunner:
             leased = connection.execute(_LEASED_TIMER, {"timer_key": timer_id, "owner": owner}).first()
             if leased is None:  # our lease expired and another process took the timer over
                 raise Conflict("定时器已由其他进程处理")
-            task = scope.workflow.get_task_from_id(UUID(task_id))
+            task = find_task(scope.workflow, task_id)
             if task is None or task.state != TaskState.WAITING:
                 raise Conflict("定时器对应的事件已不在等待状态")
             where = address(task)
@@ -303,14 +297,11 @@ class CommandRunner:
                     case = self._load_case(session, case_id)
                     if case is None:
                         raise NotFound(f"案件不存在：{case_id}")
-                    scope = self._scope(session, case, self._workflow(session, case), actor)
-                    before = case_data(scope.workflow)
-                    try:
+                    with failures_as_incidents():
+                        scope = self._scope(session, case, self._workflow(session, case), actor)
+                        before = case_data(scope.workflow)
                         outcome = act(scope)
-                    except (SpiffWorkflowException, CalendarMissingError) as error:
-                        # e.g. the timer after a completed task is evaluated as the task completes
-                        raise Failure(error) from error
-                    self._finish(scope, before, outcome, run=True, skip=skip)
+                        self._finish(scope, before, outcome, run=True, skip=skip)
                     if resolution is not None:
                         incidents.close(session, scope.now, case.deployment_id, resolution)
                 self._keep(case.id, case.version, scope.workflow)
@@ -387,18 +378,16 @@ class CommandRunner:
                 self._live.popitem(last=False)
 
     def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: tuple[str, ...] = ()) -> None:
-        """Run the engine, then write everything the command changed, or nothing."""
+        """Run the engine, then write everything the command changed, or nothing (the caller turns any
+        failure into an incident)."""
         workflow, case, session = scope.workflow, scope.case, scope.session
-        try:
-            if run:
-                run_engine(workflow, skip)
-            finished = is_finished(workflow)
-            created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(),
-                                     scope.now)
-            timers.sync(session, case.id, workflow)
-            subscriptions.sync(session, case.id, workflow)
-        except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
-            raise Failure(error) from error
+        if run:
+            run_engine(workflow, skip)
+        finished = is_finished(workflow)
+        created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(),
+                                 scope.now)
+        timers.sync(session, case.id, workflow)
+        subscriptions.sync(session, case.id, workflow)
         scope.thrown = [event for event in workflow.get_events()
                         if isinstance(event.event_definition, SignalEventDefinition)]
         after = case_data(workflow)
@@ -426,7 +415,7 @@ class CommandRunner:
 
     @staticmethod
     def _task(workflow: BpmnWorkflow, task_id: str) -> Task:
-        task = workflow.get_task_from_id(UUID(task_id))
+        task = find_task(workflow, task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict("该任务已不在待办状态")
         return task
@@ -485,7 +474,7 @@ class CommandRunner:
 
 def _rules_in(workflow: BpmnWorkflow) -> Callable[[WorkItem], arrivals.Rules]:
     def rules_of(item: WorkItem) -> arrivals.Rules:
-        spec = workflow.get_task_from_id(UUID(item.task_id)).task_spec
+        spec = find_task(workflow, item.task_id).task_spec
         return arrivals.Rules.of(spec.routing.properties if hasattr(spec, "routing") else {})
     return rules_of
 

@@ -4,21 +4,26 @@ it takes to run it again — as it was (retry), or completing the failing task w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
+import sqlalchemy as sa
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.bpmn.expressions import LimitExceeded
-from engine.errors import Forbidden, IncidentRaised, NotFound
+from engine.bpmn.forms import FormErrors
+from engine.errors import EngineError, Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
 from engine.org.organisation import Actor
 from engine.runtime.assignment import REASSIGNERS
+from engine.runtime.casestate import StuckCase
 from engine.store.db import Database
 from engine.store.models import Case, Incident
 from engine.timing.calendar import CalendarMissingError
@@ -52,9 +57,10 @@ def _actor_from_record(record: dict | str) -> Actor:
 
 
 class Failure(Exception):
-    """A failure inside the engine run, turned into an incident once the transaction is rolled back."""
+    """A failure inside the engine run, turned into an incident once the transaction is rolled back.
+    `unexpected`: not an error a diagram, its data or the calendar can cause (a defect to report)."""
 
-    def __init__(self, error: Exception, task: Task | None = None) -> None:
+    def __init__(self, error: Exception, task: Task | None = None, unexpected: bool = False) -> None:
         super().__init__(str(error))
         task = task or getattr(error, "task", None)
         cause = getattr(error, "exception", None) or error
@@ -71,8 +77,29 @@ class Failure(Exception):
                       if isinstance(e, (CalendarMissingError, LimitExceeded))), None)
         if plain is not None:
             self.message = str(plain)
+        if unexpected:
+            self.message = f"流程引擎内部错误（{self.error_type}），请将异常编号告知系统管理员：{self.message}"
         self.line = getattr(error, "line_number", None) or None
         self.source_line = getattr(error, "error_line", None) or None
+
+
+# What a command reports to the person as it is: refusals, form errors, and database trouble (which the
+# caller retries; an incident could not be written either).
+_REPORTED = (EngineError, FormErrors, sa.exc.SQLAlchemyError)
+# What diagrams, their data and the calendar cause; anything else is a defect, reported as such.
+_EXPECTED = (SpiffWorkflowException, CalendarMissingError, LimitExceeded, StuckCase, ValueError)
+
+
+@contextmanager
+def failures_as_incidents() -> Iterator[None]:
+    """Inside a command's transaction: any exception but a refusal becomes a Failure, so the transaction
+    rolls back and the case gets an incident instead of the person a traceback (DESIGN decision 3)."""
+    try:
+        yield
+    except (Failure, *_REPORTED):
+        raise
+    except Exception as error:
+        raise Failure(error, unexpected=not isinstance(error, _EXPECTED)) from error
 
 
 def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Failure, command: dict,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.runtime.casestate import find_task
+
 
 class _Skip:
     """The failed elements to complete without running, each once, in the order the run reaches them."""
@@ -42,7 +44,7 @@ def run_engine(workflow: BpmnWorkflow, skip: tuple[str, ...] = ()) -> None:
             while _run_ready(subprocess, skipping) > 0:
                 pass
             if subprocess.parent_task_id is not None:
-                parent = workflow.get_task_from_id(subprocess.parent_task_id)
+                parent = find_task(workflow, subprocess.parent_task_id)
                 parent.task_spec._update(parent)
         progressed = _run_ready(workflow, skipping) > 0
         if not progressed and len(workflow.get_active_subprocesses()) <= len(active):
