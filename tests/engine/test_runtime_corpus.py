@@ -6,6 +6,7 @@ SQLite and PostgreSQL, and must reach its stated end without an incident."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ CORPUS = Path(__file__).parent / "runtime_corpus"
 WORKER = make_actor("wang", "petition_staff", "leader_in_charge")
 
 # file -> (steps, expected data subset); every scenario ends completed with no open work and no incident.
-# steps: ("start", data) · ("complete", bpmn_id, data) · ("signal", name)
+# steps: ("start", data) · ("complete", bpmn_id, data) · ("signal", name) · ("advance", hours)
 SCENARIOS = {
     "rt_loop_standard": ([("start", {}), ("complete", "supplement", {"again": "true"}),
                           ("complete", "supplement", {"again": "false"})], {"again": False}),
@@ -30,6 +31,11 @@ SCENARIOS = {
     "rt_compensation_event_subprocess": ([("start", {}), ("complete", "record", {}), ("complete", "confirm", {})],
                                          {"undone": True}),
     "rt_signal_boundary_subprocess": ([("start", {}), ("signal", "halt_handling")], {"halted": True}),
+    # the timer (PT2H) fires while the main path runs: the reminder joins it, the case waits for both
+    "rt_timer_event_subprocess_noninterrupting": ([("start", {}), ("advance", 3), ("complete", "handle", {}),
+                                                   ("complete", "remind", {})], {}),
+    # the timer fires: the main path is cancelled and the case ends with the event subprocess
+    "rt_timer_event_subprocess_interrupting": ([("start", {}), ("advance", 3)], {"expired": True}),
 }
 
 
@@ -52,6 +58,9 @@ def test_runtime_corpus_diagram_runs_to_its_end_loaded_cold_for_every_command(da
             case_id = engine.start_case(name, args[0], WORKER)
         elif kind == "complete":
             engine.complete(engine.find_task(case_id, args[0]), WORKER, args[1])
+        elif kind == "advance":
+            clock.advance(timedelta(hours=args[0]))
+            assert engine.scheduler(owner="corpus").drain() == 1
         else:
             assert engine.signal(args[0], {}, WORKER) == [case_id]
     case = _cold(database, clock).case(case_id)
@@ -99,3 +108,30 @@ def test_an_unexpected_error_inside_a_command_is_an_incident_and_changes_nothing
     monkeypatch.undo()
     engine.retry(incident["id"], WORKER)
     assert [i["bpmn_id"] for i in engine.work_items(case_id)] == ["check_facts"]
+
+
+@pytest.mark.parametrize("name", ["rt_timer_event_subprocess_noninterrupting",
+                                  "rt_timer_event_subprocess_interrupting"])
+def test_the_case_ends_with_its_main_path_before_a_timer_event_subprocess_fires(database, clock, name):
+    _cold(database, clock).deploy(read_paths([CORPUS / f"{name}.bpmn"]), by="test")
+    case_id = _cold(database, clock).start_case(name, {}, WORKER)
+    assert [t["bpmn_id"] for t in _cold(database, clock).case(case_id)["timers"]] == ["sub_start"]
+    engine = _cold(database, clock)
+    engine.complete(engine.find_task(case_id, "handle"), WORKER, {})
+    case = engine.case(case_id)
+    assert (case["status"], case["work_items"], case["timers"], case["incidents"]) == ("completed", [], [], [])
+    clock.advance(timedelta(hours=3))
+    assert engine.scheduler(owner="corpus").drain() == 0
+
+
+def test_a_non_interrupting_timer_event_subprocess_keeps_the_case_open_until_it_ends(database, clock):
+    name = "rt_timer_event_subprocess_noninterrupting"
+    engine = Engine(database, clock)
+    engine.deploy(read_paths([CORPUS / f"{name}.bpmn"]), by="test")
+    case_id = engine.start_case(name, {}, WORKER)
+    clock.advance(timedelta(hours=3))
+    engine.scheduler(owner="corpus").drain()
+    assert sorted(i["bpmn_id"] for i in engine.work_items(case_id)) == ["handle", "remind"]
+    engine.complete(engine.find_task(case_id, "handle"), WORKER, {})
+    assert (engine.case(case_id)["status"], [i["bpmn_id"] for i in engine.work_items(case_id)]) == (
+        "running", ["remind"])
