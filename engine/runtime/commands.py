@@ -22,12 +22,22 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.bpmn.deployments import SpecCache, confidential_fields
-from engine.bpmn.expressions import Budget
+from engine.bpmn.expressions import Budget, RestrictedEnvironment
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor
-from engine.runtime import arrivals, assignment, incidents, multiinstance, recusal, subscriptions, timers, workitems
+from engine.runtime import (
+    arrivals,
+    assignment,
+    incidents,
+    multiinstance,
+    recusal,
+    subscriptions,
+    timer_starts,
+    timers,
+    workitems,
+)
 from engine.runtime.casestate import address, case_data, find_task, install_task_lookup, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.events import Trigger, catch, start_event_subprocess
@@ -123,12 +133,12 @@ class CommandRunner:
                 with self.db.write() as session:
                     case, workflow, payload = self._new_case(session, process_id, data, actor, business_key)
                     scope = self._scope(session, case, workflow, actor)
-                    with failures_as_incidents():
-                        if trigger is not None:
+                    if trigger is not None:
+                        with failures_as_incidents():
                             run_engine(workflow)
                             catch(workflow, trigger, lambda spec: spec.bpmn_id == trigger.bpmn_id)
-                            payload = {**payload, **trigger.audit()}
-                        self._finish(scope, {}, _Outcome("start", payload), run=True)
+                        payload = {**payload, **trigger.audit()}
+                    self._finish(scope, {}, _Outcome("start", payload), run=True)
                 self._keep(case.id, case.version, workflow)
                 self._broadcast(scope, actor)
                 return case.id
@@ -222,9 +232,13 @@ class CommandRunner:
                 raise Conflict("定时器对应的事件已不在等待状态")
             where = address(task)
             timers.fire(task)  # this timer only: every other one fires in its own command
-            if task.state == TaskState.WAITING:
-                if timers.due_time(task) == leased.due_at:
-                    raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+            if task.state == TaskState.WAITING and timers.due_time(task) == leased.due_at:
+                raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+            if timer_starts.is_timer_start(task):  # the scheduled case starts; the next one waits
+                following = timer_starts.hand_on(task)
+                if following is not None:
+                    self._scheduled_case(scope.session, task.workflow.spec.name, where.bpmn_id, following)
+            elif task.state == TaskState.WAITING:
                 # A cycle's row lives on for its next repetition: free, not held by this lease or past
                 # failures. Any other fired timer's row is deleted by the timer sync.
                 connection.execute(_FREE_TIMER, {"timer_key": timer_id})
@@ -256,6 +270,41 @@ class CommandRunner:
             return _Outcome("deadline_moved", payload, address(task), str(task.id))
 
         return self._execute(case_id, actor, act, {"command": "move_deadline"})
+
+    def schedule(self, process_id: str) -> list[int]:
+        """Give the newest deployment of a process with timer start events its scheduled cases (one per
+        start event still missing one) and retire the older versions' ones; returns the new cases."""
+        with clock_scope(self.clock), self.db.write() as session:
+            deployment = session.scalars(
+                sa.select(Deployment).where(Deployment.process_id == process_id)
+                .order_by(Deployment.version.desc()).limit(1).with_for_update()).first()
+            if deployment is None:
+                raise NotFound(f"流程未部署：{process_id}")
+            now = self.clock.now()
+            timer_starts.supersede(session, process_id, deployment.id, now)
+            waiting = timer_starts.scheduled_starts(session, deployment.id)
+            environment = RestrictedEnvironment(expression_helpers(self.calendar(), self.clock.now), self.budget)
+            created = []
+            for start in timer_starts.timer_start_events(self.specs.get(deployment).spec):
+                if start.bpmn_id in waiting:
+                    continue
+                try:
+                    with failures_as_incidents():
+                        due, value = timer_starts.first_occurrence(
+                            start, lambda text: environment.evaluate(text, {}), now)
+                    if due:
+                        created.append(self._scheduled_case(session, process_id, start.bpmn_id, value))
+                except Failure as failure:  # no case to hold an incident: the deployer is told
+                    raise timer_starts.ScheduleFailed(process_id, start.bpmn_id, failure.message) from failure
+            return created
+
+    def _scheduled_case(self, session: Session, process_id: str, bpmn_id: str, value: dict | None) -> int:
+        """A case waiting at its timer start event for `value` (or the occurrence the engine computes)."""
+        case, workflow, payload = self._new_case(session, process_id, {}, SCHEDULER, scheduled=True)
+        timer_starts.seed(workflow, bpmn_id, value)
+        self._finish(self._scope(session, case, workflow, SCHEDULER), {},
+                     _Outcome("scheduled", {"start_event": bpmn_id}), run=True, status=timer_starts.SCHEDULED)
+        return case.id
 
     def retry(self, incident_id: int, actor: Actor) -> int:
         return self._resolve(incident_id, actor, skip=False)
@@ -301,7 +350,7 @@ class CommandRunner:
                         scope = self._scope(session, case, self._workflow(session, case), actor)
                         before = case_data(scope.workflow)
                         outcome = act(scope)
-                        self._finish(scope, before, outcome, run=True, skip=skip)
+                    self._finish(scope, before, outcome, run=True, skip=skip)
                     if resolution is not None:
                         incidents.close(session, scope.now, case.deployment_id, resolution)
                 self._keep(case.id, case.version, scope.workflow)
@@ -325,9 +374,10 @@ class CommandRunner:
         return _Scope(session, case, workflow, actor, now, script_engine)
 
     def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor,
-                  business_key: str | None = None) -> tuple[_CaseRef, BpmnWorkflow, dict]:
+                  business_key: str | None = None, scheduled: bool = False) -> tuple[_CaseRef, BpmnWorkflow, dict]:
         """The new case row and workflow, and the start event's payload; reporter fields given at the
-        start are sealed before the workflow or the row sees them."""
+        start are sealed before the workflow or the row sees them. A process that starts with a timer is
+        started only by its schedule (`scheduled`)."""
         deployment = session.scalars(
             sa.select(Deployment).where(Deployment.process_id == process_id)
             .order_by(Deployment.version.desc()).limit(1)
@@ -335,6 +385,8 @@ class CommandRunner:
         if deployment is None:
             raise NotFound(f"流程未部署：{process_id}")
         loaded = self.specs.get(deployment)
+        if not scheduled and timer_starts.timer_start_events(loaded.spec):
+            raise Forbidden(f"流程 {process_id} 由定时启动事件按时创建案件，不能手动发起")
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
         now = self.clock.now()
         case = Case(process_id=process_id, deployment_id=deployment.id, status="running", state="",
@@ -377,24 +429,27 @@ class CommandRunner:
             while len(self._live) > self._live_size:
                 self._live.popitem(last=False)
 
-    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: tuple[str, ...] = ()) -> None:
+    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: tuple[str, ...] = (),
+                status: str | None = None) -> None:
         """Run the engine, then write everything the command changed, or nothing (the caller turns any
-        failure into an incident)."""
+        failure into an incident). `status`: the case's, when not running or completed (scheduled)."""
         workflow, case, session = scope.workflow, scope.case, scope.session
-        if run:
-            run_engine(workflow, skip)
-        finished = is_finished(workflow)
-        created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(),
-                                 scope.now)
-        timers.sync(session, case.id, workflow)
-        subscriptions.sync(session, case.id, workflow)
-        scope.thrown = [event for event in workflow.get_events()
-                        if isinstance(event.event_definition, SignalEventDefinition)]
-        after = case_data(workflow)
-        compact(workflow)
+        with failures_as_incidents():  # the engine's part; writing the rows below is the database's
+            if run:
+                run_engine(workflow, skip)
+            finished = is_finished(workflow)
+            created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text,
+                                     self.roles(), scope.now)
+            timers.sync(session, case.id, workflow)
+            subscriptions.sync(session, case.id, workflow)
+            scope.thrown = [event for event in workflow.get_events()
+                            if isinstance(event.event_definition, SignalEventDefinition)]
+            after = case_data(workflow)
+            compact(workflow)
+            state = self.serializer.dumps(workflow)
         values = {
-            "state": self.serializer.dumps(workflow), "data": jsonable(after), "version": case.version + 1,
-            "status": "completed" if finished else "running", "updated_at": scope.now,
+            "state": state, "data": jsonable(after), "version": case.version + 1,
+            "status": status or ("completed" if finished else "running"), "updated_at": scope.now,
             "completed_at": scope.now if finished else None,
         }
         updated = session.connection().execute(

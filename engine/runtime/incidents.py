@@ -92,8 +92,10 @@ _EXPECTED = (SpiffWorkflowException, CalendarMissingError, LimitExceeded, StuckC
 
 @contextmanager
 def failures_as_incidents() -> Iterator[None]:
-    """Inside a command's transaction: any exception but a refusal becomes a Failure, so the transaction
-    rolls back and the case gets an incident instead of the person a traceback (DESIGN decision 3)."""
+    """Around the engine's part of a command (loading, input, stepping, syncing, compaction, serialising):
+    any exception but a refusal becomes a Failure, so the transaction rolls back and the case gets an
+    incident instead of the person a traceback (DESIGN decision 3). Writing the rows stays outside: a
+    database that fails there would fail the incident too; the caller retries (the scheduler backs off)."""
     try:
         yield
     except (Failure, *_REPORTED):

@@ -40,7 +40,9 @@ SCENARIOS = {
 
 
 def test_every_runtime_corpus_file_has_a_scenario():
-    assert sorted(path.stem for path in CORPUS.glob("*.bpmn")) == sorted(SCENARIOS)
+    """rt_timer_start_* start no case by hand: tests/engine/test_timer_starts.py drives them."""
+    assert sorted(p.stem for p in CORPUS.glob("*.bpmn") if not p.stem.startswith("rt_timer_start_")) == sorted(
+        SCENARIOS)
 
 
 def _cold(database, clock) -> Engine:
