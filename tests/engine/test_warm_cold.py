@@ -45,15 +45,17 @@ START = "2026-03-02T09:00:00+08:00"
 
 
 def _startable(folder: Path) -> list[tuple[list[Path], str, dict[str, Any]]]:
-    """Executable processes with a plain start event, and start data: each multi-instance collection a
-    list of two names (what the case would be given at intake)."""
+    """Executable processes with a plain or a timer start event (deploying schedules the case; the walk
+    lets its time come), and start data: each multi-instance collection a list of two names (what the
+    case would be given at intake)."""
     found = []
     for path in sorted(folder.glob("*.bpmn")):
         files = [path] if folder in CORPORA else [folder]
         for process in etree.parse(str(path)).getroot().iter(f"{BPMN}process"):
             starts = process.findall(f"{BPMN}startEvent")
-            plain = [s for s in starts if not any(child.tag.endswith("EventDefinition") for child in s)]
-            if process.get("isExecutable") != "true" or not plain:
+            startable = [s for s in starts if all(not child.tag.endswith("EventDefinition")
+                                                  or child.tag == f"{BPMN}timerEventDefinition" for child in s)]
+            if process.get("isExecutable") != "true" or not startable:
                 continue
             collections = {node.get(f"{CAMUNDA}collection", "").strip("${} ")
                            for node in process.iter(f"{BPMN}multiInstanceLoopCharacteristics")}
@@ -200,6 +202,12 @@ def _command(walk: Walk, case_id: int, step: int) -> str | None:
     return None
 
 
+def _scheduled_case(engine: Engine, process_id: str) -> int | None:
+    """The case deploying scheduled, when the process starts with a timer."""
+    with engine.db.read() as session:
+        return session.scalar(sa.select(Case.id).where(Case.process_id == process_id, Case.status == "scheduled"))
+
+
 def _same_draws(monkeypatch) -> None:
     """Query codes and vault references are random by design: both walks draw the same ones."""
     rng = random.Random(0)
@@ -216,10 +224,12 @@ def walk(template: Path, target: Path, files: list[Path], process_id: str, start
     walk = Walk(database, FakeClock(START), cold, _handlers(files))
     walk.engine().deploy(read_paths(files), by="walk")
     trail = []
-    try:
-        case_id = walk.engine().start_case(process_id, start_data, Actor("walker", "walker", None, frozenset()))
-    except IncidentRaised as incident:
-        case_id = incident.case_id
+    case_id = _scheduled_case(walk.engine(), process_id)
+    if case_id is None:
+        try:
+            case_id = walk.engine().start_case(process_id, start_data, Actor("walker", "walker", None, frozenset()))
+        except IncidentRaised as incident:
+            case_id = incident.case_id
     trail.append(("start", _snapshot(walk.engine(), case_id)))
     for step in range(MAX_COMMANDS):
         try:
