@@ -154,7 +154,12 @@ class Engine:
         if problems:
             raise ValidationFailed(problems)
         with self.db.write() as session:
-            return deployments.store(session, parsed, by, self.clock.now())
+            outcomes = deployments.store(session, parsed, by, self.clock.now())
+        # After the deployment committed, in transactions of their own (each idempotent, so deploying the
+        # same content again repairs a schedule that a crash in between left out).
+        for process_id in sorted(deployments.timer_started(parsed) & {o.process_id for o in outcomes}):
+            self.commands.schedule(process_id)
+        return outcomes
 
     def deployments(self) -> list[dict[str, Any]]:
         with self.db.read() as session:

@@ -109,6 +109,18 @@ def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now:
     return outcomes
 
 
+def timer_started(parsed: dict[str, BpmnFile]) -> set[str]:
+    """The executable processes with a timer start event of their own (cases created on a schedule)."""
+    found = set()
+    for bpmn_file in parsed.values():
+        executable = set(bpmn_file.process_ids(executable_only=True))
+        for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+            timer = process.find(f"{{{BPMN_NS}}}startEvent/{{{BPMN_NS}}}timerEventDefinition")
+            if timer is not None and process.get("id") in executable:
+                found.add(process.get("id"))
+    return found
+
+
 @dataclass(frozen=True)
 class LoadedSpec:
     process_id: str

@@ -115,6 +115,7 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _handler_problems(bpmn_file, handlers)
         problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
+        problems += _timer_start_problems(bpmn_file)
     problems += _call_activity_problems(parsed)
     problems += [Problem(*found) for found in decisions.problems(parsed)]
     problems += [Problem(*found) for found in assignment_rules.problems(
@@ -243,6 +244,19 @@ def _reserved_id_problems(bpmn_file: BpmnFile) -> list[Problem]:
             if isinstance(node.tag, str) and node.get("id") in reserved:
                 problems.append(Problem(bpmn_file.name, node.sourceline, node.get("id"),
                                         f"元素 id“{node.get('id')}”被流程引擎保留，请改名（如 StartEvent_1）"))
+    return problems
+
+
+def _timer_start_problems(bpmn_file: BpmnFile) -> list[Problem]:
+    """A case created on a schedule waits at its timer start event alone (engine/runtime/timer_starts.py):
+    beside another start event of the process it would also take that one's path at once."""
+    problems = []
+    for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+        starts = process.findall(f"{{{BPMN_NS}}}startEvent")
+        for start in starts:
+            if len(starts) > 1 and start.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None:
+                problems.append(Problem(bpmn_file.name, start.sourceline, start.get("id") or "",
+                                        "定时启动事件须是流程唯一的开始事件：按时创建的案件只从它开始"))
     return problems
 
 

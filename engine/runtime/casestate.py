@@ -2,15 +2,22 @@
 
 Tasks are read from the workflows' flat task dictionaries rather than by walking the tree: walking stops
 at depth 1000 (ENGINE-NOTES), and the dictionaries are cheaper anyway.
+
+SpiffWorkflow 3.2's `BpmnWorkflow.get_task_from_id` asks each subprocess in turn, and a subprocess raises
+TaskNotFoundException instead of returning None, so any task in the second subprocess or later (parallel
+or nested subprocesses, event subprocesses) is "not found". `find_task` is the engine's lookup;
+`install_task_lookup` corrects the library's own, which its internals use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -23,6 +30,31 @@ def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
     yield from workflow.tasks.values()
     for subprocess in workflow.subprocesses.values():
         yield from subprocess.tasks.values()
+
+
+def find_task(workflow: BpmnWorkflow, task_id: UUID | str) -> Task | None:
+    """The task with this id in the case or any of its subprocesses, or None (e.g. compacted away)."""
+    key = task_id if isinstance(task_id, UUID) else UUID(task_id)
+    top = workflow.top_workflow
+    task = top.tasks.get(key)
+    if task is None:
+        task = next((sp.tasks[key] for sp in top.subprocesses.values() if key in sp.tasks), None)
+    return task
+
+
+def install_task_lookup() -> None:
+    """Make BpmnWorkflow.get_task_from_id search every subprocess (idempotent; the command runner calls it)."""
+    if getattr(BpmnWorkflow.get_task_from_id, "xinfang_lookup", False):
+        return
+
+    def get_task_from_id(self, task_id):
+        task = find_task(self, task_id)
+        if task is None:
+            raise TaskNotFoundException(f"A task with id {task_id} was not found", task_spec=self.spec)
+        return task
+
+    get_task_from_id.xinfang_lookup = True
+    BpmnWorkflow.get_task_from_id = get_task_from_id
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:

@@ -11,12 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
@@ -24,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.bpmn.deployments import SpecCache, confidential_fields
-from engine.bpmn.expressions import Budget
+from engine.bpmn.expressions import Budget, RestrictedEnvironment
 from engine.bpmn.forms import validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
@@ -38,14 +36,15 @@ from engine.runtime import (
     recusal,
     stale_incidents,
     subscriptions,
+    timer_starts,
     timers,
     workitems,
 )
-from engine.runtime.casestate import StuckCase, address, case_data, is_finished, waiting_timers
+from engine.runtime.casestate import address, case_data, find_task, install_task_lookup, is_finished, waiting_timers
 from engine.runtime.compaction import compact
 from engine.runtime.events import Trigger, catch, start_event_subprocess
 from engine.runtime.handlers_registry import HandlerContext, HandlerRegistry
-from engine.runtime.incidents import Failure, Resolution, actor_record, incident_owner
+from engine.runtime.incidents import Failure, Resolution, actor_record, failures_as_incidents, incident_owner
 from engine.runtime.scripting import CaseScriptEngine
 from engine.runtime.serialization import FORMAT_VERSION, CaseSerializer
 from engine.runtime.stepping import run_engine
@@ -53,7 +52,7 @@ from engine.secrets import vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Case, Deployment, Event, Timer, WorkItem
-from engine.timing.calendar import CalendarMissingError, WorkingCalendar, expression_helpers
+from engine.timing.calendar import WorkingCalendar, expression_helpers
 from engine.timing.clock import Clock, clock_scope
 
 SCHEDULER = Actor("scheduler", "定时器", None, frozenset())
@@ -118,6 +117,7 @@ class CommandRunner:
         self.serializer = CaseSerializer()
         timers.install_gate()  # timers fire only through their own command
         multiinstance.install_counters()
+        install_task_lookup()
         # Workflows as left by the last successful command, keyed by case; taken out while in use so a
         # half-run workflow is never reused, and checked against the stored version before use.
         self._live: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
@@ -137,11 +137,9 @@ class CommandRunner:
                     case, workflow, payload = self._new_case(session, process_id, data, actor, business_key)
                     scope = self._scope(session, case, workflow, actor)
                     if trigger is not None:
-                        try:
+                        with failures_as_incidents():
                             run_engine(workflow)
                             catch(workflow, trigger, lambda spec: spec.bpmn_id == trigger.bpmn_id)
-                        except SpiffWorkflowException as error:
-                            raise Failure(error) from error
                         payload = {**payload, **trigger.audit()}
                     self._finish(scope, {}, _Outcome("start", payload), run=True)
                 self._keep(case.id, case.version, workflow)
@@ -184,10 +182,7 @@ class CommandRunner:
                 caught = catch(scope.workflow, trigger, lambda spec: True)
                 caught += start_event_subprocess(scope.workflow, trigger)
             else:
-                try:
-                    task = scope.workflow.get_task_from_id(UUID(trigger.task_id))
-                except TaskNotFoundException:  # done and compacted away by the command that caught it
-                    task = None
+                task = find_task(scope.workflow, trigger.task_id)  # None: caught and compacted away
                 if task is None or task.state != TaskState.WAITING:
                     raise Conflict(f"案件 {case_id} 已不在等待{trigger.label}")
                 caught = catch(scope.workflow, trigger, lambda spec: spec is task.task_spec, [task])
@@ -235,14 +230,18 @@ class CommandRunner:
             leased = connection.execute(_LEASED_TIMER, {"timer_key": timer_id, "owner": owner}).first()
             if leased is None:  # our lease expired and another process took the timer over
                 raise Conflict("定时器已由其他进程处理")
-            task = scope.workflow.get_task_from_id(UUID(task_id))
+            task = find_task(scope.workflow, task_id)
             if task is None or task.state != TaskState.WAITING:
                 raise Conflict("定时器对应的事件已不在等待状态")
             where = address(task)
             timers.fire(task)  # this timer only: every other one fires in its own command
-            if task.state == TaskState.WAITING:
-                if timers.due_time(task) == leased.due_at:
-                    raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+            if task.state == TaskState.WAITING and timers.due_time(task) == leased.due_at:
+                raise Conflict(f"定时器尚未到期：{leased.due_at.isoformat()}")
+            if timer_starts.is_timer_start(task):  # the scheduled case starts; the next one waits
+                following = timer_starts.hand_on(task)
+                if following is not None:
+                    self._scheduled_case(scope.session, task.workflow.spec.name, where.bpmn_id, following)
+            elif task.state == TaskState.WAITING:
                 # A cycle's row lives on for its next repetition: free, not held by this lease or past
                 # failures. Any other fired timer's row is deleted by the timer sync.
                 connection.execute(_FREE_TIMER, {"timer_key": timer_id})
@@ -274,6 +273,41 @@ class CommandRunner:
             return _Outcome("deadline_moved", payload, address(task), str(task.id))
 
         return self._execute(case_id, actor, act, {"command": "move_deadline"})
+
+    def schedule(self, process_id: str) -> list[int]:
+        """Give the newest deployment of a process with timer start events its scheduled cases (one per
+        start event still missing one) and retire the older versions' ones; returns the new cases."""
+        with clock_scope(self.clock), self.db.write() as session:
+            deployment = session.scalars(
+                sa.select(Deployment).where(Deployment.process_id == process_id)
+                .order_by(Deployment.version.desc()).limit(1).with_for_update()).first()
+            if deployment is None:
+                raise NotFound(f"流程未部署：{process_id}")
+            now = self.clock.now()
+            timer_starts.supersede(session, process_id, deployment.id, now)
+            waiting = timer_starts.scheduled_starts(session, deployment.id)
+            environment = RestrictedEnvironment(expression_helpers(self.calendar(), self.clock.now), self.budget)
+            created = []
+            for start in timer_starts.timer_start_events(self.specs.get(deployment).spec):
+                if start.bpmn_id in waiting:
+                    continue
+                try:
+                    with failures_as_incidents():
+                        due, value = timer_starts.first_occurrence(
+                            start, lambda text: environment.evaluate(text, {}), now)
+                    if due:
+                        created.append(self._scheduled_case(session, process_id, start.bpmn_id, value))
+                except Failure as failure:  # no case to hold an incident: the deployer is told
+                    raise timer_starts.ScheduleFailed(process_id, start.bpmn_id, failure.message) from failure
+            return created
+
+    def _scheduled_case(self, session: Session, process_id: str, bpmn_id: str, value: dict | None) -> int:
+        """A case waiting at its timer start event for `value` (or the occurrence the engine computes)."""
+        case, workflow, payload = self._new_case(session, process_id, {}, SCHEDULER, scheduled=True)
+        timer_starts.seed(workflow, bpmn_id, value)
+        self._finish(self._scope(session, case, workflow, SCHEDULER), {},
+                     _Outcome("scheduled", {"start_event": bpmn_id}), run=True, status=timer_starts.SCHEDULED)
+        return case.id
 
     def retry(self, incident_id: int, actor: Actor) -> str:
         """Re-run the failed command; returns "retry", or "stale" if it no longer applied and was closed."""
@@ -322,13 +356,10 @@ class CommandRunner:
                     case = self._load_case(session, case_id)
                     if case is None:
                         raise NotFound(f"案件不存在：{case_id}")
-                    scope = self._scope(session, case, self._workflow(session, case), actor)
-                    before = case_data(scope.workflow)
-                    try:
+                    with failures_as_incidents():
+                        scope = self._scope(session, case, self._workflow(session, case), actor)
+                        before = case_data(scope.workflow)
                         outcome = act(scope)
-                    except (SpiffWorkflowException, CalendarMissingError) as error:
-                        # e.g. the timer after a completed task is evaluated as the task completes
-                        raise Failure(error) from error
                     self._finish(scope, before, outcome, run=True, skip=skip)
                     if resolution is not None:
                         incidents.close(session, scope.now, case.deployment_id, resolution)
@@ -355,9 +386,10 @@ class CommandRunner:
                       completed_at_load=history.completed_elements(workflow))
 
     def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor,
-                  business_key: str | None = None) -> tuple[_CaseRef, BpmnWorkflow, dict]:
+                  business_key: str | None = None, scheduled: bool = False) -> tuple[_CaseRef, BpmnWorkflow, dict]:
         """The new case row and workflow, and the start event's payload; reporter fields given at the
-        start are sealed before the workflow or the row sees them."""
+        start are sealed before the workflow or the row sees them. A process that starts with a timer is
+        started only by its schedule (`scheduled`)."""
         deployment = session.scalars(
             sa.select(Deployment).where(Deployment.process_id == process_id)
             .order_by(Deployment.version.desc()).limit(1)
@@ -365,6 +397,8 @@ class CommandRunner:
         if deployment is None:
             raise NotFound(f"流程未部署：{process_id}")
         loaded = self.specs.get(deployment)
+        if not scheduled and timer_starts.timer_start_events(loaded.spec):
+            raise Forbidden(f"流程 {process_id} 由定时启动事件按时创建案件，不能手动发起")
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
         now = self.clock.now()
         case = Case(process_id=process_id, deployment_id=deployment.id, status="running", state="",
@@ -407,27 +441,28 @@ class CommandRunner:
             while len(self._live) > self._live_size:
                 self._live.popitem(last=False)
 
-    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: tuple[str, ...] = ()) -> None:
-        """Run the engine, then write everything the command changed, or nothing."""
+    def _finish(self, scope: _Scope, before: dict, outcome: _Outcome, run: bool, skip: tuple[str, ...] = (),
+                status: str | None = None) -> None:
+        """Run the engine, then write everything the command changed, or nothing (the caller turns any
+        failure into an incident). `status`: the case's, when not running or completed (scheduled)."""
         workflow, case, session = scope.workflow, scope.case, scope.session
-        try:
+        with failures_as_incidents():  # the engine's part; writing the rows below is the database's
             if run:
                 run_engine(workflow, skip)
             finished = is_finished(workflow)
-            created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text, self.roles(),
-                                     scope.now)
+            created = workitems.sync(session, case.id, workflow, scope.script_engine.evaluate_text,
+                                     self.roles(), scope.now)
             timers.sync(session, case.id, workflow)
             subscriptions.sync(session, case.id, workflow)
-        except (SpiffWorkflowException, StuckCase, CalendarMissingError, ValueError) as error:
-            raise Failure(error) from error
-        scope.thrown = [event for event in workflow.get_events()
-                        if isinstance(event.event_definition, SignalEventDefinition)]
-        after = case_data(workflow)
-        ran = history.ran(scope.completed_at_load, workflow)  # before compaction forgets it
-        compact(workflow)
+            scope.thrown = [event for event in workflow.get_events()
+                            if isinstance(event.event_definition, SignalEventDefinition)]
+            after = case_data(workflow)
+            ran = history.ran(scope.completed_at_load, workflow)  # before compaction forgets it
+            compact(workflow)
+            state = self.serializer.dumps(workflow)
         values = {
-            "state": self.serializer.dumps(workflow), "data": jsonable(after), "version": case.version + 1,
-            "status": "completed" if finished else "running", "updated_at": scope.now,
+            "state": state, "data": jsonable(after), "version": case.version + 1,
+            "status": status or ("completed" if finished else "running"), "updated_at": scope.now,
             "completed_at": scope.now if finished else None,
         }
         updated = session.connection().execute(
@@ -448,7 +483,7 @@ class CommandRunner:
 
     @staticmethod
     def _task(workflow: BpmnWorkflow, task_id: str) -> Task:
-        task = workflow.get_task_from_id(UUID(task_id))
+        task = find_task(workflow, task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict("该任务已不在待办状态")
         return task
@@ -513,7 +548,7 @@ class CommandRunner:
 
 def _rules_in(workflow: BpmnWorkflow) -> Callable[[WorkItem], arrivals.Rules]:
     def rules_of(item: WorkItem) -> arrivals.Rules:
-        spec = workflow.get_task_from_id(UUID(item.task_id)).task_spec
+        spec = find_task(workflow, item.task_id).task_spec
         return arrivals.Rules.of(spec.routing.properties if hasattr(spec, "routing") else {})
     return rules_of
 

@@ -22,6 +22,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
+from engine.runtime.casestate import find_task
+
 # Exclusive merges and activities with several incoming flows never look at their inputs' tasks; these do.
 _STRUCTURAL = (ParallelGateway, InclusiveGateway, UnstructuredJoin, Join, EventSplit, SubWorkflowTask, LoopTask)
 
@@ -51,7 +53,7 @@ def compact(workflow: BpmnWorkflow) -> int:
     """Remove finished tasks the engine will never look at again; returns how many were removed."""
     removed = 0
     for task_id, subprocess in list(workflow.subprocesses.items()):
-        parent_task = workflow.get_task_from_id(task_id)
+        parent_task = find_task(workflow, task_id)
         if subprocess.completed and (parent_task is None or parent_task.has_state(TaskState.FINISHED_MASK)):
             removed += len(subprocess.tasks)
             del workflow.subprocesses[task_id]

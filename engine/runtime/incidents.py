@@ -6,22 +6,26 @@ with a note (resolve); one whose work moved on closes itself (engine/runtime/sta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
 import sqlalchemy as sa
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.bpmn.expressions import LimitExceeded
+from engine.bpmn.forms import FormErrors
 from engine.errors import EngineError, Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
 from engine.org.organisation import Actor
 from engine.runtime.assignment import REASSIGNERS
+from engine.runtime.casestate import StuckCase
 from engine.store.db import Database
 from engine.store.models import Case, Incident, Notice, Petition, Timer, User, UserRole
 from engine.timing.calendar import CalendarMissingError
@@ -70,9 +74,10 @@ def _actor_from_record(record: dict | str) -> Actor:
 
 
 class Failure(Exception):
-    """A failure inside the engine run, turned into an incident once the transaction is rolled back."""
+    """A failure inside the engine run, turned into an incident once the transaction is rolled back.
+    `unexpected`: not an error a diagram, its data or the calendar can cause (a defect to report)."""
 
-    def __init__(self, error: Exception, task: Task | None = None) -> None:
+    def __init__(self, error: Exception, task: Task | None = None, unexpected: bool = False) -> None:
         super().__init__(str(error))
         task = task or getattr(error, "task", None)
         cause = getattr(error, "exception", None) or error
@@ -89,11 +94,34 @@ class Failure(Exception):
                       if isinstance(e, (CalendarMissingError, LimitExceeded))), None)
         if plain is not None:
             self.message = str(plain)
-        elif not _has_chinese(self.message):
+        if unexpected:
+            self.message = f"流程引擎内部错误（{self.error_type}），请将异常编号告知系统管理员：{self.message}"
+        elif plain is None and not _has_chinese(self.message):
             kind = ERROR_KINDS.get(self.error_type, "程序出错")
             self.message = f"脚本或处理函数{kind}（{self.error_type}）：{self.message}"
         self.line = getattr(error, "line_number", None) or None
         self.source_line = getattr(error, "error_line", None) or None
+
+
+# What a command reports to the person as it is: refusals, form errors, and database trouble (which the
+# caller retries; an incident could not be written either).
+_REPORTED = (EngineError, FormErrors, sa.exc.SQLAlchemyError)
+# What diagrams, their data and the calendar cause; anything else is a defect, reported as such.
+_EXPECTED = (SpiffWorkflowException, CalendarMissingError, LimitExceeded, StuckCase, ValueError)
+
+
+@contextmanager
+def failures_as_incidents() -> Iterator[None]:
+    """Around the engine's part of a command (loading, input, stepping, syncing, compaction, serialising):
+    any exception but a refusal becomes a Failure, so the transaction rolls back and the case gets an
+    incident instead of the person a traceback (DESIGN decision 3). Writing the rows stays outside: a
+    database that fails there would fail the incident too; the caller retries (the scheduler backs off)."""
+    try:
+        yield
+    except (Failure, *_REPORTED):
+        raise
+    except Exception as error:
+        raise Failure(error, unexpected=not isinstance(error, _EXPECTED)) from error
 
 
 def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Failure, command: dict,

@@ -2,6 +2,11 @@
 
 SpiffWorkflow embeds the whole spec in every serialised workflow; we store a reference to the deployment
 instead and hand the cached parsed spec back on load. `date` and `Decimal` data round-trip.
+SpiffWorkflow keeps some run-time state on the (shared, cached) spec rather than in the workflow: a loop or
+multi-instance task hears of its instances' completion through a callback connected when it first runs,
+and a Camunda multi-instance task fills in its input collection and item when it first runs. A spec fresh
+from parsing — another process, a restart, an evicted cache entry — lacks both, so loading restores them;
+without it sequential loops stall and collections are merged twice (tests/engine/test_warm_cold.py).
 Stored state carries FORMAT_VERSION; an upgrade of stored cases gets its own migration when it changes.
 """
 
@@ -17,8 +22,12 @@ from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.multiinstance_task import ParallelMultiInstanceTask as CamundaParallel
+from SpiffWorkflow.camunda.specs.multiinstance_task import SequentialMultiInstanceTask as CamundaSequential
 
 FORMAT_VERSION = 1
 _SPIFF_FORMAT_KEY = "serializer_version"
@@ -63,4 +72,28 @@ class CaseSerializer:
         version = dct.pop(_SPIFF_FORMAT_KEY, SPIFF_FORMAT)
         if version in MIGRATIONS:
             MIGRATIONS[version](dct)
+        restore_loop_state([spec, *subprocess_specs.values()])
         return self._workflow_converter.restore(dct, spec, subprocess_specs)
+
+
+def restore_loop_state(specs: list) -> None:
+    """Give each loop spec what its first run would have (idempotent)."""
+    for spec in specs:
+        for task_spec in list(spec.task_specs.values()):
+            if not isinstance(task_spec, LoopTask):
+                continue
+            instance = spec.task_specs[task_spec.task_spec]
+            if not instance.completed_event.is_connected(task_spec.merge_child):
+                instance.completed_event.connect(task_spec.merge_child)
+            if isinstance(task_spec, (CamundaParallel, CamundaSequential)):
+                _camunda_collection(task_spec)
+
+
+def _camunda_collection(task_spec: MultiInstanceTask) -> None:
+    """As SpiffWorkflow's camunda `update_task_spec` sets it on the first run: `camunda:collection` is
+    both input and output, `camunda:elementVariable` the input item."""
+    item = task_spec.output_item
+    if task_spec.cardinality is None and task_spec.data_input is None and task_spec.data_output is not None:
+        task_spec.data_input = TaskDataReference(task_spec.data_output.bpmn_id)
+    if task_spec.input_item is None and item is not None:
+        task_spec.input_item = TaskDataReference(item.bpmn_id)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.runtime.casestate import find_task
+from engine.runtime.timer_subprocesses import settle
+
 
 class _Skip:
     """The failed elements to complete without running, each once, in the order the run reaches them."""
@@ -34,17 +37,24 @@ def _run_ready(workflow, skip: _Skip) -> int:
 
 
 def run_engine(workflow: BpmnWorkflow, skip: tuple[str, ...] = ()) -> None:
-    """Mirrors BpmnWorkflow.do_engine_steps (SpiffWorkflow 3.2): innermost subprocesses first."""
+    """Mirrors BpmnWorkflow.do_engine_steps (SpiffWorkflow 3.2): innermost subprocesses first; then
+    timer-started event subprocesses end with their process or interrupt it (timer_subprocesses)."""
     skipping = _Skip(skip)
+    _steps(workflow, skipping)
+    while settle(workflow):
+        _steps(workflow, skipping)
+    workflow.refresh_timers()
+
+
+def _steps(workflow: BpmnWorkflow, skipping: _Skip) -> None:
     while True:
         active = workflow.get_active_subprocesses()
         for subprocess in sorted(active, key=lambda sp: sp.depth, reverse=True):
             while _run_ready(subprocess, skipping) > 0:
                 pass
             if subprocess.parent_task_id is not None:
-                parent = workflow.get_task_from_id(subprocess.parent_task_id)
+                parent = find_task(workflow, subprocess.parent_task_id)
                 parent.task_spec._update(parent)
         progressed = _run_ready(workflow, skipping) > 0
         if not progressed and len(workflow.get_active_subprocesses()) <= len(active):
             break
-    workflow.refresh_timers()
