@@ -22,6 +22,7 @@ from engine.errors import NotFound, local_minutes
 from engine.jsonutil import jsonable
 from engine.org import access
 from engine.org.organisation import Actor
+from engine.reads import decisions
 from engine.reads.views import (
     OPINION_SUFFIXES,
     accused_of,
@@ -118,12 +119,23 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
              "kind": event.kind, "label": EVENT_LABELS.get(event.kind, event.kind),
              "stage": stages.get(event.process_id, event.process_id) if event.process_id else None,
              "task": payload.get("task") or payload.get("timer") or _element_name(loaded, event),
-             "note": _note(loaded, event, payload, people), "opinions": [], "fields": []}
+             "note": _note(loaded, event, payload, people), "opinions": [], "fields": [], "decisions": []}
     if event.kind == "complete":
         form = _form(loaded, event)
-        for field_id, value in (payload.get("data") or {}).items():
+        submitted = payload.get("data") or {}
+        for field_id, value in submitted.items():
             _submitted(entry, form, field_id, value, masking)
+        entry["decisions"] = _decisions(loaded, event, submitted, (payload.get("delta") or {}).get("changed") or {})
     return entry
+
+
+def _decisions(loaded: LoadedSpec, event: Event, submitted: dict, changed: dict) -> list[dict[str, str]]:
+    """What the completion decided, then what the engine decided on from it (不予延期 when no allowance is left)."""
+    try:
+        own = decisions.decision_of(task_spec(loaded, event.process_id, event.bpmn_id), submitted)
+    except NotFound:
+        own = None
+    return ([own] if own else []) + decisions.engine_decisions(loaded, submitted, changed)
 
 
 def _element_name(loaded: LoadedSpec, event: Event) -> str | None:

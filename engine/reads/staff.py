@@ -16,7 +16,7 @@ from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
-from engine.reads import casediagram, casepage, notices, queues, search, views
+from engine.reads import casediagram, casepage, decisions, notices, queues, search, views
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
@@ -173,6 +173,9 @@ class StaffViews:
             refusal = recusal.conflict(session, self.engine.keyring, item.case_id, actor, item) \
                 if workitems.may_work_on(actor, item) else None
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
+                    "decision_context": decisions.decision_context(
+                        views.task_spec(loaded, item.process_id, item.bpmn_id), decisions.deployed_fields(loaded),
+                        context.data),
                     "may_work": workitems.may_work_on(actor, item) and refusal is None, "refusal": refusal,
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
                     "may_reassign": item.assignee is not None and (

@@ -32,9 +32,7 @@ def check(form: Form, cleaned: Mapping[str, Any], data: Mapping[str, Any], task_
         bound_id = field.properties.get(MAX_FROM, "").strip()
         bound = _number(data.get(bound_id)) if bound_id else None
         if bound is not None and cleaned[field.id] > bound:
-            label = declared_label(task_properties, bound_id) or bound_id
-            errors[field.id] = (f"{label}为 {bound}，不能再申请" if bound <= 0
-                                else f"不能超过{label}（{bound}）")
+            errors[field.id] = f"不能超过{declared_label(task_properties, bound_id) or bound_id}（{bound}）"
             continue
         handler = field.properties.get(CHECK_WITH, "").strip()
         message = run_check(handler, field.properties, merged) if handler else None
