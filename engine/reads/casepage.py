@@ -26,6 +26,7 @@ from engine.reads import decisions
 from engine.reads.views import (
     OPINION_SUFFIXES,
     accused_of,
+    decision_of_event,
     display_names,
     form_of,
     petition_row,
@@ -131,10 +132,7 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
 
 def _decisions(loaded: LoadedSpec, event: Event, submitted: dict, changed: dict) -> list[dict[str, str]]:
     """What the completion decided, then what the engine decided on from it (不予延期 when no allowance is left)."""
-    try:
-        own = decisions.decision_of(task_spec(loaded, event.process_id, event.bpmn_id), submitted)
-    except NotFound:
-        own = None
+    own = decision_of_event(loaded, event, submitted)
     return ([own] if own else []) + decisions.engine_decisions(loaded, submitted, changed)
 
 

@@ -160,7 +160,7 @@ def _opinions(session: Session, loaded: LoadedSpec, case_id: int, confidential: 
                  for key, value in (payload.get("data") or {}).items()
                  if key.endswith(OPINION_SUFFIXES) and isinstance(value, str) and value.strip()
                  and (revealer is not None or key not in confidential)}
-        decision = _decision(loaded, event, payload.get("data") or {})
+        decision = decision_of_event(loaded, event, payload.get("data") or {})
         if texts or decision:
             people.setdefault(event.actor, None)
             found.append({"task": payload.get("task") or event.bpmn_id, "actor": event.actor, "at": event.at,
@@ -171,7 +171,8 @@ def _opinions(session: Session, loaded: LoadedSpec, case_id: int, confidential: 
     return jsonable(found)
 
 
-def _decision(loaded: LoadedSpec, event: Event, submitted: dict[str, Any]) -> dict[str, str] | None:
+def decision_of_event(loaded: LoadedSpec, event: Event, submitted: dict[str, Any]) -> dict[str, str] | None:
+    """What a completion event decided, by its task's declared decision field."""
     try:
         return decisions.decision_of(task_spec(loaded, event.process_id, event.bpmn_id), submitted)
     except NotFound:  # an element of a process the case's deployment no longer has (after a migration)

@@ -53,3 +53,16 @@ def test_the_number_of_a_listed_candidate_links_the_item(client, engine):
                     token_from=f"/tasks/{task_id}")
     assert response.status_code == 302
     assert engine.case(repeat)["data"]["duplicate_of_case_id"] == original
+
+
+def test_only_the_officer_decides_whether_an_item_is_a_duplicate(client, engine):
+    """The duplicate check's default (is_duplicate = False before anyone judged) is no decision of the
+    registration in the timeline; the officer's confirmation is."""
+    _, repeat, task_id = _repeat(client, engine)
+    post(client, f"/tasks/{task_id}", {"is_duplicate": "false", "duplicate_note": "另一事项"},
+         token_from=f"/tasks/{task_id}")
+    page = client.get(f"/cases/{repeat}").get_data(as_text=True)
+    timeline = page[page.index('id="timeline"'):page.index("</ol>", page.index('id="timeline"'))]
+    assert timeline.count('class="decision"') == 1
+    confirmed = timeline[timeline.index("确认是否重复件"):]
+    assert "是重复件：<strong>否</strong>" in confirmed[:confirmed.index("</li>")]
