@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.runtime.handlers_registry import HandlerContext, register
 from engine.store.models import Petition, PetitionAccused
-from handlers.common import accused_entries, as_date, int_property, local_date, normalise, petition_of, text
+from handlers.common import accused_entries, as_date, flag, int_property, local_date, normalise, petition_of, text
 
 MAX_CANDIDATES = 10
 SUMMARY_EXCERPT = 100
@@ -104,28 +104,45 @@ def _original(session: Session, petition: Petition) -> Petition:
     return petition
 
 
-@register("duplicates.link")
-def link_duplicate(context: HandlerContext) -> dict:
-    """Links this item to the one whose registration number the officer typed in `duplicate_of`. Bad input
-    is reported in `duplicate_link_error` (the form shows it), never raised."""
-    session = context.session
-    petition = petition_of(session, context.case_id)
-    number = (text(context.data.get("duplicate_of")) or "").upper()
-
-    def refuse(message: str) -> dict:
-        return {"duplicate_linked": False, "duplicate_link_error": message}
-
+def _link_problem(session: Session, petition: Petition, number: str) -> tuple[Petition | None, str | None]:
+    """The original a registration number links this item to, or why it cannot be linked."""
     if not number:
-        return refuse("未填写原件的登记编号")
+        return None, "未填写原件的登记编号"
     target = session.scalars(sa.select(Petition).where(Petition.registration_number == number)).one_or_none()
     # a sealed item answers as a missing one: the officer may not learn that it exists
     if target is None or target.sealed or _original(session, target).sealed:
-        return refuse(f"登记编号 {number} 不存在或不可关联")
+        return None, f"登记编号 {number} 不存在或不可关联，请核对疑似重复件列表中的编号"
     if target.id == petition.id:
-        return refuse(f"登记编号 {number} 是本件自身，不能关联为重复件")
+        return None, f"登记编号 {number} 是本件自身，不能关联为重复件"
     original = _original(session, target)
     if original.id == petition.id:
-        return refuse(f"登记编号 {number} 已被关联为本件的重复件，不能互相关联")
+        return None, f"登记编号 {number} 已被关联为本件的重复件，不能互相关联"
+    return original, None
+
+
+def _number(context: HandlerContext) -> str:
+    return (text(context.data.get("duplicate_of")) or "").upper()
+
+
+@register("duplicates.check_link")
+def check_link(context: HandlerContext) -> dict:
+    """At submit (form property check_with): the number typed in `duplicate_of` must name an item this one
+    can be linked to, while the officer says it is a duplicate; the form shows the error."""
+    if flag(context.data.get("is_duplicate")) is not True:
+        return {}
+    _, problem = _link_problem(context.session, petition_of(context.session, context.case_id), _number(context))
+    return {"error": problem} if problem else {}
+
+
+@register("duplicates.link")
+def link_duplicate(context: HandlerContext) -> dict:
+    """Links this item to the one whose registration number the officer typed in `duplicate_of`, checked
+    at submit by `duplicates.check_link` in the same transaction: a refusal here is an incident."""
+    session = context.session
+    petition = petition_of(session, context.case_id)
+    original, problem = _link_problem(session, petition, _number(context))
+    if problem:
+        raise ValueError(problem)
     if petition.duplicate_of_id != original.id:
         if petition.duplicate_of_id is not None:  # the officer corrected an earlier link
             previous = session.get(Petition, petition.duplicate_of_id)
@@ -133,5 +150,5 @@ def link_duplicate(context: HandlerContext) -> dict:
         petition.duplicate_of_id = original.id
         original.repeat_count = Petition.repeat_count + 1  # in SQL: concurrent links to one original add up
         session.flush()  # constraint errors surface here, as this handler's incident
-    return {"duplicate_linked": True, "duplicate_of_case_id": original.case_id,
-            "duplicate_of_registration_number": original.registration_number, "duplicate_link_error": ""}
+    return {"duplicate_of_case_id": original.case_id,
+            "duplicate_of_registration_number": original.registration_number}

@@ -14,8 +14,9 @@ A notice names its item, so it reaches only those who may read it (`_readers`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from string import Formatter
 
 import sqlalchemy as sa
@@ -29,15 +30,27 @@ from handlers.common import SHANGHAI, text
 OFFICE_WIDE_ROLES = frozenset({"petition_staff", "petition_head", "leader_in_charge", "principal_leader"})
 KIND_LENGTH = 40
 _FORMATTER = Formatter()
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)")
+
+
+def _deadline(instant: datetime) -> str:
+    """A deadline as the rules word it: one ending at midnight is "24:00" of its last day."""
+    local = instant.astimezone(SHANGHAI)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return (local - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _display(value: object) -> str:
     if value is None or isinstance(value, Mapping):
         return ""
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
+        # deadlines are kept as aware ISO text (engine/timing/calendar.py): shown as staff read them
+        return _deadline(datetime.fromisoformat(value))
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, datetime):
-        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value.tzinfo else value.isoformat()
+        return _deadline(value) if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):

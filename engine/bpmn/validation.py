@@ -17,7 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import assignment_rules, attachment_purposes, decisions
+from engine.bpmn import assignment_rules, attachment_purposes, case_fields, decisions
 from engine.bpmn.decisions import DmnFile
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
@@ -122,7 +122,7 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         ((f.name, f.tree) for f in parsed.values()), roles)]
     problems += [Problem(*found) for found in attachment_purposes.problems((f.name, f.tree) for f in parsed.values())]
     if not problems:
-        problems += _spec_problems(parsed)
+        problems += _spec_problems(parsed, handlers)
     return parsed, sorted(set(problems))
 
 
@@ -272,7 +272,7 @@ def _call_activity_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
     return problems
 
 
-def _spec_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
+def _spec_problems(parsed: dict[str, BpmnFile], handlers: set[str]) -> list[Problem]:
     tasks: dict[str, tuple[str, XinfangUserTask]] = {}  # user tasks by BPMN id, with their file
     try:
         parser = build_parser(parsed.values())
@@ -286,7 +286,7 @@ def _spec_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
         element_id = getattr(exc, "id", "") or ""
         line = parsed[file_name].lines.get(element_id, 0) if file_name in parsed else 0
         return [Problem(file_name, line, element_id, f"流程无法解析：{exc}")]
-    return _form_problems(parsed, tasks)
+    return _form_problems(parsed, tasks) + _case_field_problems(parsed, tasks, handlers)
 
 
 def _form_problems(parsed: dict[str, BpmnFile], tasks: dict[str, tuple[str, XinfangUserTask]]) -> list[Problem]:
@@ -294,11 +294,28 @@ def _form_problems(parsed: dict[str, BpmnFile], tasks: dict[str, tuple[str, Xinf
     deployed = {field.id: field for _, task in tasks.values() for field in task.xinfang_form.fields}
 
     def problem(task_id: str, message: str) -> Problem:
-        file_name = tasks[task_id][0]
-        return Problem(file_name, parsed[file_name].lines.get(task_id, 0) if file_name in parsed else 0,
-                       task_id, message)
+        return _task_problem(parsed, tasks, task_id, message)
 
     found = [problem(task_id, message) for task_id, (_, task) in tasks.items()
              for message in form_problems(task.xinfang_form, deployed)]
     forms = {task_id: task.xinfang_form for task_id, (_, task) in tasks.items()}
     return found + [problem(task_id, message) for task_id, message in shared_key_problems(forms)]
+
+
+def _case_field_problems(parsed: dict[str, BpmnFile], tasks: dict[str, tuple[str, XinfangUserTask]],
+                         handlers: set[str]) -> list[Problem]:
+    """Decision context, decision fields and submit-time bounds name case fields that exist."""
+    written = case_fields.service_writes(f.tree for f in parsed.values())
+    written |= {name for f in parsed.values() for e in f.expressions if e.kind == "script"
+                for name in case_fields.script_targets(e.python)}
+    deployed = [case_fields.DeployedTask(task_id, case_fields.user_task_properties(task), task.xinfang_form.fields)
+                for task_id, (_, task) in tasks.items()]
+    return [_task_problem(parsed, tasks, task_id, message)
+            for task_id, message in case_fields.problems(deployed, written, handlers)]
+
+
+def _task_problem(parsed: dict[str, BpmnFile], tasks: dict[str, tuple[str, XinfangUserTask]], task_id: str,
+                  message: str) -> Problem:
+    file_name = tasks[task_id][0]
+    return Problem(file_name, parsed[file_name].lines.get(task_id, 0) if file_name in parsed else 0, task_id,
+                   message)

@@ -23,8 +23,10 @@ from engine.errors import NotFound, local_minutes
 from engine.jsonutil import jsonable
 from engine.org import access
 from engine.org.organisation import Actor
+from engine.reads import decisions
 from engine.reads.views import (
     OPINION_SUFFIXES,
+    decision_of_event,
     display_names,
     form_of,
     petition_row,
@@ -112,12 +114,20 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
              "kind": event.kind, "label": EVENT_LABELS.get(event.kind, event.kind),
              "stage": stages.get(event.process_id, event.process_id) if event.process_id else None,
              "task": payload.get("task") or payload.get("timer") or _element_name(loaded, event),
-             "note": _note(loaded, event, payload, people), "opinions": [], "fields": []}
+             "note": _note(loaded, event, payload, people), "opinions": [], "fields": [], "decisions": []}
     if event.kind == "complete":
         form = event_form(loaded, event)
-        for field_id, value in (payload.get("data") or {}).items():
+        submitted = payload.get("data") or {}
+        for field_id, value in submitted.items():
             _submitted(entry, form, field_id, value, masking)
+        entry["decisions"] = _decisions(loaded, event, submitted, (payload.get("delta") or {}).get("changed") or {})
     return entry
+
+
+def _decisions(loaded: LoadedSpec, event: Event, submitted: dict, changed: dict) -> list[dict[str, str]]:
+    """What the completion decided, then what the engine decided on from it (不予延期 when no allowance is left)."""
+    own = decision_of_event(loaded, event, submitted)
+    return ([own] if own else []) + decisions.engine_decisions(loaded, submitted, changed)
 
 
 def _element_name(loaded: LoadedSpec, event: Event) -> str | None:

@@ -21,6 +21,7 @@ from engine.reads import (
     casediagram,
     casepage,
     comments,
+    decisions,
     incident_list,
     notices,
     queues,
@@ -146,6 +147,9 @@ class StaffViews:
                 if workitems.may_work_on(actor, item) else None
             page = {"item": workitems.as_dict(item), "form": form, "instructions": instructions, "context": context,
                     "attachment_purposes": uploads,
+                    "decision_context": decisions.decision_context(
+                        views.task_spec(loaded, item.process_id, item.bpmn_id), decisions.deployed_fields(loaded),
+                        context.data),
                     "may_work": workitems.may_work_on(actor, item) and refusal is None, "refusal": refusal,
                     # the assignee hands a claimed task on; the head may redistribute any claimed task
                     "may_reassign": item.assignee is not None and (

@@ -21,7 +21,7 @@ from engine.errors import NotFound
 from engine.jsonutil import jsonable
 from engine.org import access
 from engine.org.organisation import Actor
-from engine.reads import attachments, queues
+from engine.reads import attachments, decisions, queues
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
 from engine.store.models import Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
@@ -144,11 +144,12 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
     return {"rows": rows, "total": total, "stages": names}
 
 
-def _opinions(session: Session, case_id: int, confidential: dict[str, str], revealer: vault.Revealer | None
-              ) -> list[dict[str, Any]]:
-    """Earlier opinions; a free-text field the diagrams mark confidential (the petition office's record of
-    its contact with the reporter) only for readers of the reporter (`revealer` given), who are audited
-    for it: its value is a vault marker until revealed."""
+def _opinions(session: Session, loaded: LoadedSpec, case_id: int, confidential: dict[str, str],
+              revealer: vault.Revealer | None) -> list[dict[str, Any]]:
+    """Earlier opinions, each with the decision its task recorded (同意 / 退回 …) and who gave it when; a
+    free-text field the diagrams mark confidential (the petition office's record of its contact with the
+    reporter) only for readers of the reporter (`revealer` given), who are audited for it: its value is
+    a vault marker until revealed."""
     events = session.scalars(sa.select(Event).where(Event.case_id == case_id, Event.kind == "complete")
                              .order_by(Event.case_seq))
     people = {}
@@ -159,14 +160,23 @@ def _opinions(session: Session, case_id: int, confidential: dict[str, str], reve
                  for key, value in (payload.get("data") or {}).items()
                  if key.endswith(OPINION_SUFFIXES) and isinstance(value, str) and value.strip()
                  and (revealer is not None or key not in confidential)}
-        if texts:
+        decision = decision_of_event(loaded, event, payload.get("data") or {})
+        if texts or decision:
             people.setdefault(event.actor, None)
             found.append({"task": payload.get("task") or event.bpmn_id, "actor": event.actor, "at": event.at,
-                          "texts": texts})
+                          "texts": texts, "decision": decision})
     labels = display_names(session, set(people))
     for opinion in found:
         opinion["actor_name"] = labels.get(opinion["actor"], opinion["actor"])
     return jsonable(found)
+
+
+def decision_of_event(loaded: LoadedSpec, event: Event, submitted: dict[str, Any]) -> dict[str, str] | None:
+    """What a completion event decided, by its task's declared decision field."""
+    try:
+        return decisions.decision_of(task_spec(loaded, event.process_id, event.bpmn_id), submitted)
+    except NotFound:  # an element of a process the case's deployment no longer has (after a migration)
+        return None
 
 
 def _deadlines(session: Session, case_id: int) -> list[dict[str, Any]]:
@@ -196,7 +206,7 @@ def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Ac
         petition=petition_row(petition) if petition else None,
         accused=accused_of(session, [petition.id])[petition.id] if petition else [],
         data=data, reporter_visible=visible, confidential=confidential,
-        opinions=_opinions(session, case.id, confidential, revealer),
+        opinions=_opinions(session, specs.for_id(session, case.deployment_id), case.id, confidential, revealer),
         attachments=files, attachments_withheld=withheld,
         deadlines=_deadlines(session, case.id),
         revealed=tuple(access.reveals(case.data, confidential)) if visible else (),

@@ -35,6 +35,7 @@ from engine.runtime import (
     multiinstance,
     recusal,
     stale_incidents,
+    submission_checks,
     subscriptions,
     timer_starts,
     timers,
@@ -156,7 +157,10 @@ class CommandRunner:
         def act(scope: _Scope, item: WorkItem) -> _Outcome:
             task = self._task(scope.workflow, task_id)
             form = task.task_spec.xinfang_form
-            cleaned, sealed = vault.seal(scope.session, self.keyring, scope.case.id, validate_submission(form, data),
+            valid = validate_submission(form, data)
+            submission_checks.check(form, valid, task.data, task.task_spec.routing.properties,
+                                    self._checker(scope))
+            cleaned, sealed = vault.seal(scope.session, self.keyring, scope.case.id, valid,
                                          [field.id for field in form.fields if field.confidential], scope.now)
             where = address(task)
             task.data.update(cleaned)
@@ -384,6 +388,21 @@ class CommandRunner:
         workflow.script_engine = script_engine
         return _Scope(session, case, workflow, actor, now, script_engine,
                       completed_at_load=history.completed_elements(workflow))
+
+    def _checker(self, scope: _Scope) -> submission_checks.Checker:
+        """Runs a field's `check_with` handler on the command's transaction; a check handler returns
+        `{"error": message}` to refuse the value."""
+        def run_check(name: str, properties: dict, data: dict) -> str | None:
+            handler = self.handlers.get(name)
+            if handler is None:  # refused at deploy; a handler module not loaded in this process
+                raise Failure(ValueError(f"未注册的处理函数：{name}"))
+            try:
+                result = handler(HandlerContext(scope.case.id, data, scope.now, scope.actor.name, scope.session,
+                                                properties)) or {}
+            except Exception as exc:  # the check itself broke: an incident, as any handler error
+                raise Failure(exc) from exc
+            return result.get("error") or None
+        return run_check
 
     def _new_case(self, session: Session, process_id: str, data: dict, actor: Actor,
                   business_key: str | None = None, scheduled: bool = False) -> tuple[_CaseRef, BpmnWorkflow, dict]:

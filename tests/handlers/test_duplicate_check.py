@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from petition_support import STAFF, call, diagram, item, petition
 
-from engine import Engine, IncidentRaised
+from engine import Engine, FormErrors, IncidentRaised
 from handlers.duplicates import similarity
 
 SUMMARY = "反映某镇副镇长张三在征地拆迁中收受好处费、违规分配补偿款"
@@ -106,7 +106,7 @@ def test_bad_configuration_is_an_incident_with_a_clear_message(eng):
 
 
 def _decide(eng: Engine, case_id: int, number: str) -> dict:
-    eng.complete(eng.find_task(case_id, "Task_decide"), STAFF, {"duplicate_of": number})
+    eng.complete(eng.find_task(case_id, "Task_decide"), STAFF, {"is_duplicate": "true", "duplicate_of": number})
     return eng.case(case_id)["data"]
 
 
@@ -114,16 +114,14 @@ def test_link_to_the_original(eng):
     original = _start(eng, "2026-01-10", SUMMARY, _accused())
     repeat = _start(eng, "2026-03-01", RESTATED, _accused())
     data = _decide(eng, repeat, "  xf-2026-000001 ")
-    assert (data["duplicate_linked"], data["duplicate_of_case_id"], data["duplicate_link_error"]) == (
-        True, original, "")
-    assert data["duplicate_of_registration_number"] == "XF-2026-000001"
+    assert (data["duplicate_of_case_id"], data["duplicate_of_registration_number"]) == (original, "XF-2026-000001")
     assert petition(eng, repeat).duplicate_of_id == petition(eng, original).id
     assert petition(eng, original).repeat_count == 1
 
     # a repeat of the repeat counts on the original matter
     third = _start(eng, "2026-03-02", RESTATED, _accused())
     data = _decide(eng, third, "XF-2026-000002")
-    assert (data["duplicate_linked"], data["duplicate_of_case_id"]) == (True, original)
+    assert data["duplicate_of_case_id"] == original
     assert petition(eng, original).repeat_count == 2
     assert petition(eng, repeat).repeat_count == 0
 
@@ -133,33 +131,52 @@ def test_linking_again_counts_once_and_a_correction_moves_the_count(eng):
     second = _start(eng, "2026-01-11", SUMMARY, _accused())
     repeat = _start(eng, "2026-03-01", SUMMARY, _accused())
     _decide(eng, repeat, "XF-2026-000001")
-    assert call(eng, "duplicates.link", repeat, {"duplicate_of": "XF-2026-000001"})["duplicate_linked"] is True
+    assert call(eng, "duplicates.link", repeat, {"duplicate_of": "XF-2026-000001"})["duplicate_of_case_id"] == first
     assert petition(eng, first).repeat_count == 1
     call(eng, "duplicates.link", repeat, {"duplicate_of": "XF-2026-000002"})
     assert (petition(eng, first).repeat_count, petition(eng, second).repeat_count) == (0, 1)
     assert petition(eng, repeat).duplicate_of_id == petition(eng, second).id
 
 
+def _refused(eng: Engine, case_id: int, number: str) -> str:
+    """The form error for `number`; the task stays open and nothing is linked."""
+    with pytest.raises(FormErrors) as refused:
+        _decide(eng, case_id, number)
+    assert [item["bpmn_id"] for item in eng.case(case_id)["work_items"]] == ["Task_decide"]
+    assert set(refused.value.errors) == {"duplicate_of"}
+    return refused.value.errors["duplicate_of"]
+
+
 @pytest.mark.parametrize(("typed", "message"), [
-    ("XF-2026-000999", "登记编号 XF-2026-000999 不存在或不可关联"),
-    ("", "未填写原件的登记编号"),
+    ("XF-2026-000999", "登记编号 XF-2026-000999 不存在或不可关联，请核对疑似重复件列表中的编号"),
+    ("", "此项为必填项"),
     ("XF-2026-000002", "登记编号 XF-2026-000002 是本件自身，不能关联为重复件"),
 ])
-def test_link_refuses_bad_input_without_raising(eng, typed, message):
+def test_bad_numbers_are_refused_in_the_form(eng, typed, message):
     original = _start(eng, "2026-01-10", SUMMARY, _accused())
     repeat = _start(eng, "2026-03-01", SUMMARY, _accused())
-    data = _decide(eng, repeat, typed)
-    assert data["duplicate_linked"] is False and data["duplicate_link_error"] == message
-    assert "duplicate_of_case_id" not in data
+    assert _refused(eng, repeat, typed) == message
+    assert "duplicate_of_case_id" not in eng.case(repeat)["data"]
     assert petition(eng, repeat).duplicate_of_id is None and petition(eng, original).repeat_count == 0
-    assert [item["bpmn_id"] for item in eng.case(repeat)["work_items"]] == ["Task_wait"]
+
+
+def test_a_number_is_not_checked_when_the_item_is_not_a_duplicate(eng):
+    repeat = _start(eng, "2026-03-01", SUMMARY, _accused())
+    assert call(eng, "duplicates.check_link", repeat, {"is_duplicate": False, "duplicate_of": "无"}) == {}
+    assert call(eng, "duplicates.check_link", repeat, {"is_duplicate": True, "duplicate_of": "无"}) == {
+        "error": "登记编号 无 不存在或不可关联，请核对疑似重复件列表中的编号"}
+
+
+def test_the_link_handler_raises_what_the_form_check_refuses(eng):
+    repeat = _start(eng, "2026-03-01", SUMMARY, _accused())
+    with pytest.raises(ValueError, match="不存在或不可关联"):
+        call(eng, "duplicates.link", repeat, {"duplicate_of": "XF-2026-000999"})
 
 
 def test_a_sealed_item_answers_a_link_as_a_missing_one(eng):
     sealed = _start(eng, "2026-01-10", SUMMARY, _accused(), sealed=True)
     repeat = _start(eng, "2026-03-01", SUMMARY, _accused())
-    data = _decide(eng, repeat, "XF-2026-000001")
-    assert data["duplicate_link_error"] == "登记编号 XF-2026-000001 不存在或不可关联"
+    assert _refused(eng, repeat, "XF-2026-000001").startswith("登记编号 XF-2026-000001 不存在或不可关联")
     assert petition(eng, repeat).duplicate_of_id is None and petition(eng, sealed).repeat_count == 0
 
 
@@ -167,8 +184,7 @@ def test_two_items_cannot_be_repeats_of_each_other(eng):
     first = _start(eng, "2026-01-10", SUMMARY, _accused())
     second = _start(eng, "2026-01-11", SUMMARY, _accused())
     _decide(eng, second, "XF-2026-000001")
-    data = _decide(eng, first, "XF-2026-000002")
-    assert data["duplicate_linked"] is False and "不能互相关联" in data["duplicate_link_error"]
+    assert "不能互相关联" in _refused(eng, first, "XF-2026-000002")
     assert petition(eng, first).repeat_count == 1 and petition(eng, first).duplicate_of_id is None
 
 

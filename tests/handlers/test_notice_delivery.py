@@ -107,7 +107,10 @@ def test_fill_puts_plain_keys_only():
             "due_at": datetime.fromisoformat("2026-03-05T16:00:00+00:00"), "tags": ["急", "重"],
             "accused": [{"name": "张三"}], "count": 3}
     assert fill("{registration_number}：{missing}{{原样}}", data) == "XF-2026-000001：{原样}"
-    assert fill("{sealed} {received_on} {due_at} {tags} {count}", data) == "是 2026-03-01 2026-03-06 00:00 急、重 3"
+    # a deadline ending at midnight is 24:00 of its last day, also when kept as ISO text in case data
+    assert fill("{sealed} {received_on} {due_at} {tags} {count}", data) == "是 2026-03-01 2026-03-05 24:00 急、重 3"
+    assert fill("{report_due} {noon}", {"report_due": "2026-04-14T00:00:00+08:00",
+                                        "noon": "2026-04-14T12:30:00+08:00"}) == "2026-04-13 24:00 2026-04-14 12:30"
     assert fill("{accused}", data) == ""  # structured values are not dumped into a notice
     for template in ("{registration_number.__class__}", "{tags[0]}", "{0}", "{}", "{count!r}", "{count:>10}",
                      "{registration_number", "}"):

@@ -138,6 +138,12 @@ class Chain:
             query = sa.select(Notice).where(Notice.case_id == self.case_id).order_by(Notice.id)
             return [(n.username, n.kind) for n in session.scalars(query) if kind in (None, n.kind)]
 
+    def notice_texts(self, kind: str) -> list[str]:
+        """The texts of this case's notices of `kind`, in order, one per notice sent (not per recipient)."""
+        with self.engine.db.read() as session:
+            query = sa.select(Notice.text).where(Notice.case_id == self.case_id, Notice.kind == kind)
+            return list(dict.fromkeys(session.scalars(query.order_by(Notice.id))))
+
     # ---- whole stages with the usual answers --------------------------------------------------------
 
     def accept(self, category: str = "accusation") -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from chain import Chain
+
+from engine import FormErrors
 
 SCENARIOS = {}
 
@@ -185,8 +188,11 @@ def duplicate_linked_and_filed(chain: Chain) -> None:
     chain.start(summary="某街道城建办主任张某在工程招标中收受施工方的礼金", received_on="2026-03-03")
     candidates = chain.data["duplicate_candidates"]
     assert [c["registration_number"] for c in candidates] == [original] and candidates[0]["score"] >= 60
-    chain.do("Task_confirm_duplicate", is_duplicate="true", duplicate_of="XF-2026-999999")
-    assert chain.data["duplicate_link_error"] and chain.open_tasks() == ["Task_confirm_duplicate"]
+    # an unknown number is refused in the form: the task stays open, nothing linked
+    with pytest.raises(FormErrors) as refused:
+        chain.do("Task_confirm_duplicate", is_duplicate="true", duplicate_of="XF-2026-999999")
+    assert "XF-2026-999999 不存在" in refused.value.errors["duplicate_of"]
+    assert chain.open_tasks() == ["Task_confirm_duplicate"] and chain.petition().duplicate_of_id is None
     chain.do("Task_confirm_duplicate", is_duplicate="true", duplicate_of=original)
     assert chain.open_tasks() == ["Task_close"]
     chain.close()
@@ -317,6 +323,7 @@ def extension_approved_moves_the_deadline(chain: Chain) -> None:
     assert chain.timer_due("Timer_investigate_overdue") == at("2026-04-14T00:00:00+08:00")
     assert chain.data["extension_days_used"] == 10
     assert ("s1_liu", "extension") in chain.notices("extension")
+    assert "同意延期 10 天，办理期限顺延至 2026-04-13 24:00" in chain.notice_texts("extension")[-1]
 
 
 @scenario
@@ -327,20 +334,40 @@ def extension_refused(chain: Chain) -> None:
     chain.do("Task_approve_extension", extension_decision="refused", extension_opinion="应按期办结")
     assert chain.due("Task_investigate") == at("2026-04-03T00:00:00+08:00")
     assert chain.data["extension_days_used"] == 0
+    assert chain.notice_texts("extension")[-1].endswith(
+        "不予延期，办理期限仍为 2026-04-02 24:00。申请延长 5 天；审批意见：应按期办结")
 
 
 @scenario
-def extension_over_the_limit_refused(chain: Chain) -> None:
+def extension_over_the_allowance_refused_in_the_form(chain: Chain) -> None:
     _at_handling(chain)
     chain.do("Task_investigate", handling_action="extension")
     chain.do("Task_request_extension", extension_days="10")
     chain.do("Task_approve_extension")
     chain.do("Task_investigate", handling_action="extension")
-    chain.do("Task_request_extension", extension_days="6", extension_reason="仍需时间")
-    # 10 + 6 > 15: refused without reaching the leader.
+    assert chain.data["extension_days_remaining"] == 5
+    # 10 + 6 > 15: refused in the form, before the leader sees it; the request stays open
+    with pytest.raises(FormErrors) as refused:
+        chain.do("Task_request_extension", extension_days="6", extension_reason="仍需时间")
+    assert refused.value.errors == {"extension_days": "不能超过剩余可延期天数（5）"}
+    assert chain.open_tasks() == ["Task_request_extension"]
+    chain.do("Task_request_extension", extension_days="5", extension_reason="仍需时间")
+    chain.do("Task_approve_extension")
+    assert chain.data["extension_days_used"] == 15
+
+
+@scenario
+def extension_with_no_allowance_left_refused(chain: Chain) -> None:
+    _at_handling(chain)
+    chain.do("Task_investigate", handling_action="extension")
+    chain.do("Task_request_extension", extension_days="15")
+    chain.do("Task_approve_extension")
+    chain.do("Task_investigate", handling_action="extension")
+    # all 15 days used: refused at once, without a request or the leader
     assert chain.open_tasks() == ["Task_investigate"]
-    assert chain.data["extension_decision"] == "refused_over_limit"
-    assert chain.due("Task_investigate") == at("2026-04-14T00:00:00+08:00")
+    assert chain.data["extension_decision"] == "refused"
+    assert "累计延期已达 15 天上限" in chain.notice_texts("extension")[-1]
+    assert chain.data["extension_days_used"] == 15
 
 
 # ---- feedback and clarification ------------------------------------------------------------------------
