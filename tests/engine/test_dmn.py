@@ -147,6 +147,9 @@ _DEPENDENT_DECISION = (
      "不支持 camunda:class"),
     ({"grading": ('<decision id="notify_roles"', _DEPENDENT_DECISION + '<decision id="notify_roles"')},
      "urgency_grade_copy", "决策之间的依赖"),
+    ({"grading": ('<decision id="notify_roles"', '<decision id="literal" name="文字表达式"><literalExpression '
+                  'id="le"><text>1</text></literalExpression></decision><decision id="notify_roles"')},
+     "literal", "literalExpression"),
     ({"routing": ('id="department_by_rank"', 'id="urgency_grade"')}, "urgency_grade", "决策 id“urgency_grade”"),
     ({"routing": ("<rule id=\"Rule_rest\">", "<rule id=\"Rule_rest\"><bogus/>")}, "", "不符合 DMN 规范"),
 ])
