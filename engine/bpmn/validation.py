@@ -113,7 +113,8 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _expression_problems(bpmn_file, helpers)
         problems += _routing_problems(bpmn_file, roles)
         problems += _handler_problems(bpmn_file, handlers)
-        problems += _limits_problems(bpmn_file)
+        if not isinstance(bpmn_file, DmnFile):  # a table belongs to no process (refused in decisions)
+            problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
         problems += [Problem(bpmn_file.name, line, element_id, message)
                      for line, element_id, message in io_mapping.problems(bpmn_file.tree)]

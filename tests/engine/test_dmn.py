@@ -133,6 +133,7 @@ _DEPENDENT_DECISION = (
     ({"routing": ('<text>"supervision_1"</text>', '<text>upper("a")</text>')}, "Rule_senior",
      "决策表中不支持函数调用"),
     ({"routing": ('<text>rank</text>', '<text>rank.__class__</text>')}, "Input_rank", "下划线"),
+    ({"grading": ("<text>&lt; 5</text>", "<text>&lt; limits.urgent_days</text>")}, "Rule_urgent", "limits"),
     ({"routing": ('<inputEntry id="Entry_village_rank">', '<inputEntry id="Entry_village_rank" '
                   'expressionLanguage="javascript">')}, "Rule_village", "不支持 JavaScript 表达式"),
     ({"routing": ('name="department" ', "")}, "Output_department", "输出列需要名称"),
@@ -152,6 +153,9 @@ _DEPENDENT_DECISION = (
      "literal", "literalExpression"),
     ({"routing": ('id="department_by_rank"', 'id="urgency_grade"')}, "urgency_grade", "决策 id“urgency_grade”"),
     ({"routing": ("<rule id=\"Rule_rest\">", "<rule id=\"Rule_rest\"><bogus/>")}, "", "不符合 DMN 规范"),
+    ({"routing": ('<rule id="Rule_rest">', "<rule>")}, "DecisionTable_rank", "决策表的 rule 需要 id"),
+    ({"routing": ("https://www.omg.org/spec/DMN/20191111/MODEL/", "https://www.omg.org/spec/DMN/20211108/MODEL/")},
+     "", "不支持的 DMN 版本"),
 ])
 def test_bad_tables_and_business_rule_tasks_are_refused_at_validate(engine, replace, element_id, message):
     problems = engine.validate(_files(**replace))
@@ -168,3 +172,14 @@ def test_a_business_rule_task_without_its_dmn_file_is_refused(engine):
     problems = engine.validate(files)
     assert [(p.file, p.element_id) for p in problems] == [("dmn_tasks.bpmn", "rule_department")]
     assert "需要一起部署" in problems[0].message
+
+
+def test_a_table_deployed_without_a_process_calling_it_is_refused_not_dropped(engine):
+    files = _files()
+    problems = engine.validate({"routing.dmn": files["routing.dmn"]})
+    assert problems == []  # a table on its own is valid ...
+    with pytest.raises(ValidationFailed) as refused:  # ... but deploying it alone would store it nowhere
+        engine.deploy({"routing.dmn": files["routing.dmn"]}, by="owner")
+    assert [p.file for p in refused.value.problems] == ["routing.dmn"]
+    assert "一起部署" in refused.value.problems[0].message
+    assert engine.deployments() == []
