@@ -171,6 +171,11 @@ def _translate(dmn: DmnFile, text_node: etree._Element | None, owner: etree._Ele
     if _calls(python):
         dmn.refusals.append((owner.sourceline, element_id, f"决策表中不支持函数调用：{source.strip()}"))
         return
+    if "${" not in source and "#{" not in source and any(isinstance(node, ast.Subscript) for node in _nodes(python)):
+        # FEEL counts list items from 1, Python from 0: the same text would pick another item
+        dmn.refusals.append((owner.sourceline, element_id, f"FEEL 的列表下标从 1 开始，不能照写：{source.strip()}"
+                             "（请写成 JUEL，如 ${accused[0].rank}，或在业务规则任务上用输入参数传入）"))
+        return
     if "limits" in _names(python):
         dmn.refusals.append((owner.sourceline, element_id, "决策表不属于某个流程，不能读取 limits（流程属性）；"
                              "请在业务规则任务上用输入参数传入"))

@@ -133,6 +133,7 @@ _DEPENDENT_DECISION = (
     ({"routing": ('<text>"supervision_1"</text>', '<text>upper("a")</text>')}, "Rule_senior",
      "决策表中不支持函数调用"),
     ({"routing": ('<text>rank</text>', '<text>rank.__class__</text>')}, "Input_rank", "下划线"),
+    ({"routing": ("<text>rank</text>", "<text>accused[1].rank</text>")}, "Input_rank", "FEEL 的列表下标从 1 开始"),
     ({"grading": ("<text>&lt; 5</text>", "<text>&lt; limits.urgent_days</text>")}, "Rule_urgent", "limits"),
     ({"routing": ('<inputEntry id="Entry_village_rank">', '<inputEntry id="Entry_village_rank" '
                   'expressionLanguage="javascript">')}, "Rule_village", "不支持 JavaScript 表达式"),
