@@ -89,8 +89,19 @@ def test_unique_table_with_two_matching_rules_is_an_incident_naming_the_rows(eng
     case = engine.case(raised.value.case_id)
     assert case["status"] == "running"
     [incident] = case["incidents"]
-    assert "UNIQUE" in incident["message"] and "第 1、2 条规则同时命中" in incident["message"]
+    assert incident["message"] == "决策表“有重叠的规则”的命中策略为 UNIQUE，但第 1、2 条规则同时命中"
     assert "result" not in case["data"]
+
+
+def test_a_single_result_mapping_over_several_matched_rules_is_an_incident(engine):
+    single = ('camunda:mapDecisionResult="collectEntries"', 'camunda:mapDecisionResult="singleEntry"')
+    engine.deploy(_files(tasks=single), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 2}, STAFF)
+    [incident] = engine.case(raised.value.case_id)["incidents"]
+    assert incident["bpmn_id"] == "rule_notify"
+    assert incident["message"] == ('决策表“通知哪些角色”命中 3 条规则，'
+                                   'camunda:mapDecisionResult="singleEntry" 只能接受一条')
 
 
 def test_unique_table_with_one_matching_rule_runs(engine):
@@ -184,3 +195,16 @@ def test_a_table_deployed_without_a_process_calling_it_is_refused_not_dropped(en
     assert [p.file for p in refused.value.problems] == ["routing.dmn"]
     assert "一起部署" in refused.value.problems[0].message
     assert engine.deployments() == []
+
+
+def test_a_cell_that_cannot_be_evaluated_is_an_incident_naming_the_table_and_row(engine):
+    engine.deploy(_files(), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("dmn_tasks", {"category": "accusation", "days": 2}, STAFF)  # no `rank`
+    case = engine.case(raised.value.case_id)
+    [incident] = case["incidents"]
+    # rule 1 ("appeal") is out at its category; rule 2 is the first to read the rank
+    assert incident["message"] == "决策表“按级别分办”第 2 条规则无法计算：变量 rank 不存在"
+    assert incident["error_type"] == "NameError"
+    assert incident["bpmn_id"] == "rule_department"
+    assert "department" not in case["data"]
