@@ -11,24 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.task import Task
 
-from engine.bpmn.budget import LimitExceeded
+from engine.bpmn import task_errors
 from engine.bpmn.feel import INPUT
 from engine.bpmn.safe_xml import CAMUNDA_NS
-
-
-def _failure(message: str, task: Task, error_type: str = "DecisionError") -> WorkflowTaskException:
-    """An error of a table in words: `message` is what the incident shows (SpiffWorkflow's str() appends
-    ". " and its English notes; passing `exception=` would add a "did you mean" note)."""
-    failure = WorkflowTaskException(message, task=task)
-    failure.message = message
-    failure.error_type = error_type
-    return failure
 
 
 class DecisionEngine(DMNEngine):
@@ -41,7 +31,7 @@ class DecisionEngine(DMNEngine):
         policy = self.decision_table.hit_policy
         if policy == "UNIQUE" and len(matched) > 1:
             rows = "、".join(str(rule.row_number) for rule in matched)
-            raise _failure(f"决策表“{self.label}”的命中策略为 UNIQUE，但第 {rows} 条规则同时命中", task)
+            raise task_errors.failure(f"决策表“{self.label}”的命中策略为 UNIQUE，但第 {rows} 条规则同时命中", task)
         return matched if policy == "COLLECT" else matched[:1]
 
     def _matches(self, rule, task: Task) -> bool:
@@ -60,17 +50,7 @@ class DecisionEngine(DMNEngine):
                  for entry in rule.outputEntries} for rule in self.decide(task)]
 
     def _evaluate(self, task: Task, rule, text: str, context: dict[str, Any] | None = None) -> Any:
-        try:
-            return task.workflow.script_engine.evaluate(task, text, external_context=context)
-        except WorkflowTaskException as error:
-            # SpiffWorkflow wraps the evaluator's error in English ("Error evaluating expression ...")
-            cause = error.__cause__ or error.__context__
-            if cause is None or isinstance(cause, LimitExceeded):
-                raise  # already in words (the budget's own message)
-            reason = f"变量 {cause.name} 不存在" if isinstance(cause, NameError) and cause.name else \
-                f"{type(cause).__name__}：{cause}"
-            raise _failure(f"决策表“{self.label}”第 {rule.row_number} 条规则无法计算：{reason}", task,
-                           type(cause).__name__) from cause
+        return task_errors.evaluate(task, text, f"决策表“{self.label}”第 {rule.row_number} 条规则", context)
 
 
 class DecisionTask(BusinessRuleTask):
@@ -91,7 +71,7 @@ class DecisionTask(BusinessRuleTask):
         if self.map_result == "collectEntries":
             return [value for row in rows for value in row.values()]
         if len(rows) > 1:
-            raise _failure(f"决策表“{self.dmnEngine.label}”命中 {len(rows)} 条规则，"
+            raise task_errors.failure(f"决策表“{self.dmnEngine.label}”命中 {len(rows)} 条规则，"
                            f"camunda:mapDecisionResult=\"{self.map_result}\" 只能接受一条", task)
         if not rows:
             return None

@@ -26,6 +26,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity, SubWorkflowTask
 from SpiffWorkflow.task import Task
 
+from engine.bpmn import task_errors
 from engine.bpmn.camunda_text import to_python_expression
 from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, Expression
 
@@ -218,30 +219,30 @@ def _copy_problems(node: etree._Element, kind: str, element_id: str) -> list[tup
 # ---- run time --------------------------------------------------------------------------------------------
 
 
-def _evaluate(value: Value, task: Task) -> Any:
+def _evaluate(value: Value, task: Task, name: str) -> Any:
     kind = value[0]
     if kind == "text":
         return value[1]
     if kind == "expr":
-        return task.workflow.script_engine.evaluate(task, value[1])
+        return task_errors.evaluate(task, value[1], f"参数“{name}”")
     if kind == "list":
-        return [_evaluate(item, task) for item in value[1]]
+        return [_evaluate(item, task, name) for item in value[1]]
     if kind == "map":
-        return {key: _evaluate(item, task) for key, item in value[1]}
+        return {key: _evaluate(item, task, name) for key, item in value[1]}
     return None
 
 
 def _enter(task: Task, mapping: IoMapping) -> None:
     if not mapping.inputs or _LOCALS in task.internal_data:
         return
-    values = {name: _evaluate(value, task) for name, value in mapping.inputs}  # all against the outside
+    values = {name: _evaluate(value, task, name) for name, value in mapping.inputs}  # all against the outside
     task.internal_data[_LOCALS] = {"names": list(values),
                                    "hidden": {name: task.data[name] for name in values if name in task.data}}
     task.data.update(values)
 
 
 def _leave(task: Task, mapping: IoMapping) -> None:
-    outputs = {name: _evaluate(value, task) for name, value in mapping.outputs}
+    outputs = {name: _evaluate(value, task, name) for name, value in mapping.outputs}
     scope = task.internal_data.pop(_LOCALS, None)
     if scope:
         for name in scope["names"]:
@@ -256,7 +257,7 @@ def _copied(copies: tuple[Copy, ...], source: Task) -> dict[str, Any]:
         if copy.source is None and copy.expression is None:
             data.update(source.data)
         elif copy.expression is not None:
-            data[copy.target] = source.workflow.script_engine.evaluate(source, copy.expression)
+            data[copy.target] = task_errors.evaluate(source, copy.expression, f"camunda:in/out“{copy.target}”")
         else:
             data[copy.target] = source.data.get(copy.source)  # Camunda copies a missing variable as null
     return data

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from common import make_actor
 
-from engine import Engine
+from engine import Engine, IncidentRaised
 from engine.bpmn.deployments import ValidationFailed, read_paths
 
 DIAGRAMS = Path(__file__).parent / "io_mapping"
@@ -103,3 +103,14 @@ def test_mappings_the_engine_cannot_run_as_camunda_are_refused_at_validate(engin
     assert any(p.element_id == element_id and message in p.message and p.line > 0 for p in problems), problems
     with pytest.raises(ValidationFailed):
         engine.deploy(files, by="owner")
+
+
+def test_a_parameter_that_cannot_be_evaluated_is_an_incident_naming_it(engine):
+    engine.deploy(_files("io_tasks.bpmn", "${doubled + 1}", "${doubled + missing}"), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("io_tasks", {"amount": 100, "label": "外部"}, STAFF)
+    case = engine.case(raised.value.case_id)
+    [incident] = case["incidents"]
+    assert incident["bpmn_id"] == "calc"
+    assert incident["message"] == "参数“total”无法计算：变量 missing 不存在"
+    assert "label_in_script" not in case["data"]  # the failed command changed nothing
