@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.task import Task
 
+from engine.bpmn import task_errors
 from engine.bpmn.feel import INPUT
 from engine.bpmn.safe_xml import CAMUNDA_NS
 
@@ -31,26 +31,26 @@ class DecisionEngine(DMNEngine):
         policy = self.decision_table.hit_policy
         if policy == "UNIQUE" and len(matched) > 1:
             rows = "、".join(str(rule.row_number) for rule in matched)
-            raise WorkflowTaskException(f"决策表“{self.label}”的命中策略为 UNIQUE，但第 {rows} 条规则同时命中",
-                                        task=task)
+            raise task_errors.failure(f"决策表“{self.label}”的命中策略为 UNIQUE，但第 {rows} 条规则同时命中", task)
         return matched if policy == "COLLECT" else matched[:1]
 
     def _matches(self, rule, task: Task) -> bool:
-        script_engine = task.workflow.script_engine
         for entry in rule.inputEntries:
             for test in entry.lhs:
                 if test is None:
                     continue  # "-": any value
-                value = script_engine.evaluate(task, entry.input.expression)
-                if not script_engine.evaluate(task, test, external_context={INPUT: value}):
+                value = self._evaluate(task, rule, entry.input.expression)
+                if not self._evaluate(task, rule, test, {INPUT: value}):
                     return False
         return True
 
     def rows(self, task: Task) -> list[dict[str, Any]]:
         """Each matched rule's outputs by output name, as Camunda's decision result (empty cell: null)."""
-        script_engine = task.workflow.script_engine
-        return [{entry.output.name: script_engine.evaluate(task, entry.text) if entry.text else None
+        return [{entry.output.name: self._evaluate(task, rule, entry.text) if entry.text else None
                  for entry in rule.outputEntries} for rule in self.decide(task)]
+
+    def _evaluate(self, task: Task, rule, text: str, context: dict[str, Any] | None = None) -> Any:
+        return task_errors.evaluate(task, text, f"决策表“{self.label}”第 {rule.row_number} 条规则", context)
 
 
 class DecisionTask(BusinessRuleTask):
@@ -71,9 +71,8 @@ class DecisionTask(BusinessRuleTask):
         if self.map_result == "collectEntries":
             return [value for row in rows for value in row.values()]
         if len(rows) > 1:
-            raise WorkflowTaskException(
-                f"决策表“{self.dmnEngine.label}”命中 {len(rows)} 条规则，"
-                f"camunda:mapDecisionResult=\"{self.map_result}\" 只能接受一条", task=task)
+            raise task_errors.failure(f"决策表“{self.dmnEngine.label}”命中 {len(rows)} 条规则，"
+                           f"camunda:mapDecisionResult=\"{self.map_result}\" 只能接受一条", task)
         if not rows:
             return None
         return rows[0] if self.map_result == "singleResult" else next(iter(rows[0].values()), None)

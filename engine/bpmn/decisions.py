@@ -30,7 +30,7 @@ _LANGUAGE_NAMES = {"javascript": "JavaScript", "groovy": "Groovy", "python": "Py
 
 
 def is_dmn(tree: etree._ElementTree) -> bool:
-    return etree.QName(tree.getroot()).namespace in DMN_SCHEMAS
+    return "/DMN/" in (etree.QName(tree.getroot()).namespace or "").upper()
 
 
 @dataclass
@@ -79,7 +79,10 @@ def _schema(namespace: str) -> BpmnValidator:
 
 
 def schema_errors(tree: etree._ElementTree) -> list[tuple[int, str]]:
-    validator = _schema(etree.QName(tree.getroot()).namespace).validator
+    namespace = etree.QName(tree.getroot()).namespace
+    if namespace not in DMN_SCHEMAS:
+        return [(tree.getroot().sourceline, f"不支持的 DMN 版本（{namespace}；支持 DMN 1.1、1.2、1.3）")]
+    validator = _schema(namespace).validator
     if validator.validate(tree):
         return []
     return [(error.line, error.message) for error in validator.error_log]
@@ -123,6 +126,10 @@ def _read_table(dmn: DmnFile, table: etree._Element, decision_id: str, ns: dict[
                              f"COLLECT 的汇总方式 {table.get('aggregation')} 未支持（结果为全部命中值的列表）"))
     inputs = table.findall("dmn:input", ns)
     outputs = table.findall("dmn:output", ns)
+    for part in (*inputs, *outputs, *table.iterfind("dmn:rule", ns), *table.iterfind("dmn:rule/*", ns)):
+        if isinstance(part.tag, str) and not part.get("id") and etree.QName(part).localname != "description":
+            # SpiffWorkflow's DMN parser indexes every column, rule and cell by its id
+            dmn.refusals.append((part.sourceline, table_id, f"决策表的 {etree.QName(part).localname} 需要 id"))
     for column in inputs:
         node = column.find("dmn:inputExpression", ns)
         text = node.find("dmn:text", ns) if node is not None else None
@@ -164,17 +171,33 @@ def _translate(dmn: DmnFile, text_node: etree._Element | None, owner: etree._Ele
     if _calls(python):
         dmn.refusals.append((owner.sourceline, element_id, f"决策表中不支持函数调用：{source.strip()}"))
         return
+    if "${" not in source and "#{" not in source and any(isinstance(node, ast.Subscript) for node in _nodes(python)):
+        # FEEL counts list items from 1, Python from 0: the same text would pick another item
+        dmn.refusals.append((owner.sourceline, element_id, f"FEEL 的列表下标从 1 开始，不能照写：{source.strip()}"
+                             "（请写成 JUEL，如 ${accused[0].rank}，或在业务规则任务上用输入参数传入）"))
+        return
+    if "limits" in _names(python):
+        dmn.refusals.append((owner.sourceline, element_id, "决策表不属于某个流程，不能读取 limits（流程属性）；"
+                             "请在业务规则任务上用输入参数传入"))
+        return
     text_node.text = python
     dmn.expressions.append(Expression(element_id, owner.sourceline, "decision", "eval", source, python))
 
 
 @functools.lru_cache(maxsize=4096)
-def _calls(python: str) -> bool:
+def _nodes(python: str) -> tuple[ast.AST, ...]:
     try:
-        tree = ast.parse(python.strip(), mode="eval")
+        return tuple(ast.walk(ast.parse(python.strip(), mode="eval")))
     except SyntaxError:
-        return False  # reported by the expression check, as any other diagram text
-    return any(isinstance(node, ast.Call) for node in ast.walk(tree))
+        return ()  # reported by the expression check, as any other diagram text
+
+
+def _calls(python: str) -> bool:
+    return any(isinstance(node, ast.Call) for node in _nodes(python))
+
+
+def _names(python: str) -> set[str]:
+    return {node.id for node in _nodes(python) if isinstance(node, ast.Name)}
 
 
 # ---- business rule tasks -------------------------------------------------------------------------------

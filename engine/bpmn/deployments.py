@@ -82,11 +82,21 @@ def content_hash(files: Mapping[str, str]) -> str:
 
 
 def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now: datetime) -> list[DeployOutcome]:
-    """Store a new version of each executable process whose files changed; unchanged content is a no-op."""
+    """Store a new version of each executable process whose files changed; unchanged content is a no-op.
+
+    A `.dmn` file no deployed process calls would be stored nowhere: it is refused, not dropped silently.
+    """
+    bundles = {process_id: _bundle(parsed, process_id)
+               for bpmn_file in parsed.values() for process_id in bpmn_file.process_ids(executable_only=True)}
+    stored = {name for files in bundles.values() for name in files}
+    unused = [Problem(name, 1, "", "没有一起部署的流程调用这个决策表文件，请与调用它的流程一起部署")
+              for name, dmn in parsed.items() if isinstance(dmn, DmnFile) and name not in stored]
+    if unused:
+        raise ValidationFailed(unused)
     outcomes = []
     for bpmn_file in parsed.values():
         for process_id in bpmn_file.process_ids(executable_only=True):
-            files = _bundle(parsed, process_id)
+            files = bundles[process_id]
             digest = content_hash(files)
             latest = session.scalars(
                 sa.select(Deployment).where(Deployment.process_id == process_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
@@ -17,8 +18,10 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
+from engine.bpmn import io_mapping
 from engine.bpmn.decision_task import DecisionTask, DecisionTaskParser
 from engine.bpmn.forms import Form, form_from_spiff
+from engine.bpmn.io_mapping import MAPPABLE, IoMapped, with_io_mapping
 from engine.bpmn.safe_xml import CAMUNDA_NS
 
 
@@ -88,7 +91,18 @@ class _ServiceTaskParser(CamundaTaskParser):
 
 
 class _ProcessParser(ProcessParser):
-    """Keeps the process's own camunda:properties: its configured limits (deadlines, counts)."""
+    """Keeps the process's own camunda:properties (its configured limits: deadlines, counts) and each
+    activity's Camunda variable mapping."""
+
+    def parse_node(self, node):
+        spec = super().parse_node(node)
+        mapping = io_mapping.read(node) if etree.QName(node).localname in MAPPABLE else None
+        if mapping is not None and not isinstance(spec, IoMapped):
+            # Only mapped activities change class, so every other spec stays exactly SpiffWorkflow's (or
+            # ours) for its serializer and diff; the subclass adds hooks and no state.
+            spec.__class__ = with_io_mapping(type(spec))
+            spec.io_mapping = mapping
+        return spec
 
     def create_spec(self):
         spec = super().create_spec()

@@ -17,7 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import assignment_rules, attachment_purposes, case_fields, decisions
+from engine.bpmn import assignment_rules, attachment_purposes, case_fields, decisions, io_mapping
 from engine.bpmn.decisions import DmnFile
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
@@ -90,7 +90,7 @@ def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile | D
             problems.extend(Problem(name, error.line, "", f"不符合 BPMN 2.0 规范：{error.message}")
                             for error in schema.validator.error_log)
             continue
-        expressions = normalise(tree)
+        expressions = normalise(tree) + io_mapping.expressions(tree)
         parsed[name] = BpmnFile(name, text, tree, line_index(tree), expressions)
     return parsed, problems
 
@@ -113,9 +113,12 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _expression_problems(bpmn_file, helpers)
         problems += _routing_problems(bpmn_file, roles)
         problems += _handler_problems(bpmn_file, handlers)
-        problems += _limits_problems(bpmn_file)
+        if not isinstance(bpmn_file, DmnFile):  # a table belongs to no process (refused in decisions)
+            problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
         problems += _timer_start_problems(bpmn_file)
+        problems += [Problem(bpmn_file.name, line, element_id, message)
+                     for line, element_id, message in io_mapping.problems(bpmn_file.tree)]
     problems += _call_activity_problems(parsed)
     problems += [Problem(*found) for found in decisions.problems(parsed)]
     problems += [Problem(*found) for found in assignment_rules.problems(

@@ -89,8 +89,19 @@ def test_unique_table_with_two_matching_rules_is_an_incident_naming_the_rows(eng
     case = engine.case(raised.value.case_id)
     assert case["status"] == "running"
     [incident] = case["incidents"]
-    assert "UNIQUE" in incident["message"] and "第 1、2 条规则同时命中" in incident["message"]
+    assert incident["message"] == "决策表“有重叠的规则”的命中策略为 UNIQUE，但第 1、2 条规则同时命中"
     assert "result" not in case["data"]
+
+
+def test_a_single_result_mapping_over_several_matched_rules_is_an_incident(engine):
+    single = ('camunda:mapDecisionResult="collectEntries"', 'camunda:mapDecisionResult="singleEntry"')
+    engine.deploy(_files(tasks=single), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 2}, STAFF)
+    [incident] = engine.case(raised.value.case_id)["incidents"]
+    assert incident["bpmn_id"] == "rule_notify"
+    assert incident["message"] == ('决策表“通知哪些角色”命中 3 条规则，'
+                                   'camunda:mapDecisionResult="singleEntry" 只能接受一条')
 
 
 def test_unique_table_with_one_matching_rule_runs(engine):
@@ -133,6 +144,8 @@ _DEPENDENT_DECISION = (
     ({"routing": ('<text>"supervision_1"</text>', '<text>upper("a")</text>')}, "Rule_senior",
      "决策表中不支持函数调用"),
     ({"routing": ('<text>rank</text>', '<text>rank.__class__</text>')}, "Input_rank", "下划线"),
+    ({"routing": ("<text>rank</text>", "<text>accused[1].rank</text>")}, "Input_rank", "FEEL 的列表下标从 1 开始"),
+    ({"grading": ("<text>&lt; 5</text>", "<text>&lt; limits.urgent_days</text>")}, "Rule_urgent", "limits"),
     ({"routing": ('<inputEntry id="Entry_village_rank">', '<inputEntry id="Entry_village_rank" '
                   'expressionLanguage="javascript">')}, "Rule_village", "不支持 JavaScript 表达式"),
     ({"routing": ('name="department" ', "")}, "Output_department", "输出列需要名称"),
@@ -147,8 +160,14 @@ _DEPENDENT_DECISION = (
      "不支持 camunda:class"),
     ({"grading": ('<decision id="notify_roles"', _DEPENDENT_DECISION + '<decision id="notify_roles"')},
      "urgency_grade_copy", "决策之间的依赖"),
+    ({"grading": ('<decision id="notify_roles"', '<decision id="literal" name="文字表达式"><literalExpression '
+                  'id="le"><text>1</text></literalExpression></decision><decision id="notify_roles"')},
+     "literal", "literalExpression"),
     ({"routing": ('id="department_by_rank"', 'id="urgency_grade"')}, "urgency_grade", "决策 id“urgency_grade”"),
     ({"routing": ("<rule id=\"Rule_rest\">", "<rule id=\"Rule_rest\"><bogus/>")}, "", "不符合 DMN 规范"),
+    ({"routing": ('<rule id="Rule_rest">', "<rule>")}, "DecisionTable_rank", "决策表的 rule 需要 id"),
+    ({"routing": ("https://www.omg.org/spec/DMN/20191111/MODEL/", "https://www.omg.org/spec/DMN/20211108/MODEL/")},
+     "", "不支持的 DMN 版本"),
 ])
 def test_bad_tables_and_business_rule_tasks_are_refused_at_validate(engine, replace, element_id, message):
     problems = engine.validate(_files(**replace))
@@ -165,3 +184,27 @@ def test_a_business_rule_task_without_its_dmn_file_is_refused(engine):
     problems = engine.validate(files)
     assert [(p.file, p.element_id) for p in problems] == [("dmn_tasks.bpmn", "rule_department")]
     assert "需要一起部署" in problems[0].message
+
+
+def test_a_table_deployed_without_a_process_calling_it_is_refused_not_dropped(engine):
+    files = _files()
+    problems = engine.validate({"routing.dmn": files["routing.dmn"]})
+    assert problems == []  # a table on its own is valid ...
+    with pytest.raises(ValidationFailed) as refused:  # ... but deploying it alone would store it nowhere
+        engine.deploy({"routing.dmn": files["routing.dmn"]}, by="owner")
+    assert [p.file for p in refused.value.problems] == ["routing.dmn"]
+    assert "一起部署" in refused.value.problems[0].message
+    assert engine.deployments() == []
+
+
+def test_a_cell_that_cannot_be_evaluated_is_an_incident_naming_the_table_and_row(engine):
+    engine.deploy(_files(), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("dmn_tasks", {"category": "accusation", "days": 2}, STAFF)  # no `rank`
+    case = engine.case(raised.value.case_id)
+    [incident] = case["incidents"]
+    # rule 1 ("appeal") is out at its category; rule 2 is the first to read the rank
+    assert incident["message"] == "决策表“按级别分办”第 2 条规则无法计算：变量 rank 不存在"
+    assert incident["error_type"] == "NameError"
+    assert incident["bpmn_id"] == "rule_department"
+    assert "department" not in case["data"]

@@ -1,0 +1,36 @@
+"""Errors of diagram text evaluated by a task spec, in words for the incident.
+
+SpiffWorkflow wraps an evaluator error as "Error evaluating expression '…'" with English notes, and its
+str() appends ". " even without notes; the incident shows `message` when there is one
+(engine/runtime/incidents.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.task import Task
+
+from engine.bpmn.budget import LimitExceeded
+
+
+def failure(message: str, task: Task, error_type: str = "DiagramError") -> WorkflowTaskException:
+    # Without `exception=`, which would add an English "did you mean" note.
+    error = WorkflowTaskException(message, task=task)
+    error.message = message
+    error.error_type = error_type
+    return error
+
+
+def evaluate(task: Task, text: str, where: str, context: dict[str, Any] | None = None) -> Any:
+    """Evaluate `text` on the task's script engine; a failure says `where` (e.g. 决策表“X”第 2 条规则)."""
+    try:
+        return task.workflow.script_engine.evaluate(task, text, external_context=context)
+    except WorkflowTaskException as error:
+        cause = error.__cause__ or error.__context__
+        if cause is None or isinstance(cause, LimitExceeded):
+            raise  # already in words (the budget's own message)
+        reason = f"变量 {cause.name} 不存在" if isinstance(cause, NameError) and cause.name else \
+            f"{type(cause).__name__}：{cause}"
+        raise failure(f"{where}无法计算：{reason}", task, type(cause).__name__) from cause
