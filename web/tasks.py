@@ -46,7 +46,7 @@ def queue():
     )
 
 
-def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None):
+def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None, incident=None):
     page = current_engine().staff.task_page(task_id, g.actor)
     context = page["context"]
     if values is None:
@@ -56,7 +56,7 @@ def _task_page(task_id: str, values=None, errors=None, status: int = 200, handov
     colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_reassign"] else []
     return render_template("tasks/task.html", page=page, item=page["item"], form=page["form"], ctx=context,
                            values=values, errors=errors, row_errors=groups, colleagues=colleagues,
-                           handover=handover or {},
+                           handover=handover or {}, incident=incident,
                            channels=CHANNELS, categories=CATEGORIES), status
 
 
@@ -76,8 +76,7 @@ def complete(task_id: str):
         flash(f"表单有 {len(invalid.errors)} 处需要修改，请查看标红的项目", "error")
         return _task_page(task_id, values=data, errors=invalid.errors, status=422)
     except IncidentRaised as incident:
-        flash(f"提交未成功：{incident.message}（已记录为故障 #{incident.incident_id}，请联系流程管理员）", "error")
-        return _task_page(task_id, values=data, status=500)
+        return _task_page(task_id, values=data, status=202, incident=incident)
     except (Conflict, Forbidden) as refused:
         flash(refused.message, "error")
         return redirect(url_for("tasks.queue"))
