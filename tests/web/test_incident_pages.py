@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from support import REGISTRATION_FORM, login, post, register, signed_in
 
 import cli.main
-from engine import Engine, FakeClock
+from engine import Engine, FakeClock, IncidentRaised
+from engine.api import ReasonMissing
 from engine.runtime.handlers_registry import HandlerRegistry, registry
 from engine.timing.calendar import DayOverride
 from web import create_app
@@ -188,6 +189,26 @@ def test_a_failing_registration_is_a_202_page_and_keeps_form_and_files(database,
     case = engine.case(row["case_id"])
     assert [item["bpmn_id"] for item in case["work_items"]] == ["Task_register"]
     assert engine.staff.case_page(row["case_id"], engine.actor("xf_wang"))["context"].attachments
+
+
+def test_no_view_turns_an_engine_refusal_into_a_500(app, engine):
+    """The class behind defect 3: whichever view runs a command (claim, intake, an admin action), an
+    incident it does not catch is the 202 page, and any other refusal the engine words is shown as is."""
+    @app.get("/probe/incident")
+    def probe_incident():
+        raise IncidentRaised("流程在“测试环节”处出错，案件保持原状，已记录异常 #7：测试", 7, 1)
+
+    @app.get("/probe/refusal")
+    def probe_refusal():
+        raise ReasonMissing("转交需要填写理由")
+
+    client = signed_in(app, "xf_wang")
+    incident = client.get("/probe/incident")
+    assert incident.status_code == 202
+    page = incident.get_data(as_text=True)
+    assert 'id="incident-raised"' in page and "测试环节" in page and "无需重复提交" in page
+    refusal = client.get("/probe/refusal")
+    assert refusal.status_code == 422 and "转交需要填写理由" in refusal.get_data(as_text=True)
 
 
 def test_cli_lists_and_resolves_incidents(app, engine):
