@@ -20,7 +20,8 @@ from engine.audit.chain import TaskAddress
 from engine.bpmn.expressions import LimitExceeded
 from engine.errors import EngineError, Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
-from engine.org.organisation import Actor
+from engine.org import access
+from engine.org.organisation import Actor, load_actor
 from engine.runtime.assignment import REASSIGNERS
 from engine.store.db import Database
 from engine.store.models import Case, Incident, Notice, Petition, Timer, User, UserRole
@@ -188,15 +189,19 @@ def _open_on(session: Session, case_id: int, command: dict) -> Incident | None:
 
 
 def _notify_fixers(session: Session, incident: Incident, now: datetime) -> None:
+    """A notice to each process owner and administrator; one who may not read the case is told its id only
+    (no registration number, no link), as the incident list shows it to them."""
     number = session.scalar(sa.select(Petition.registration_number).where(Petition.case_id == incident.case_id))
-    where = f"信访件 {number}" if number else f"案件 {incident.case_id}"
     step = f"“{incident.task_name}”" if incident.task_name else "流程"
-    text = (f"{where} 在{step}处出错（异常 #{incident.id}）：{incident.message}。办理人提交的内容已保留，"
-            "请在“流程异常”中排除问题后重试、跳过，或写明处理说明后关闭。")
     fixers = (sa.select(User.name).join(UserRole, UserRole.user_name == User.name)
               .where(User.active.is_(True), UserRole.role_name.in_(FIXERS)).distinct().order_by(User.name))
     for name in session.scalars(fixers):
-        session.add(Notice(case_id=incident.case_id, username=name, kind="incident", created_at=now, text=text))
+        readable = session.scalar(access.scoped_cases(load_actor(session, name)).where(
+            Case.id == incident.case_id)) is not None
+        where = f"信访件 {number}" if readable and number else f"案件 {incident.case_id}"
+        session.add(Notice(case_id=incident.case_id if readable else None, username=name, kind="incident",
+                           created_at=now, text=f"{where} 在{step}处出错（异常 #{incident.id}）：{incident.message}。"
+                           "办理人提交的内容已保留，请在“流程异常”中排除问题后重试、跳过，或写明处理说明后关闭。"))
 
 
 def _has_chinese(text: str) -> bool:

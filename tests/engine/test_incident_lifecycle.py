@@ -106,9 +106,10 @@ def _kinds(eng: Engine, case_id: int) -> list[str]:
 
 def _incident_notices(eng: Engine) -> list[tuple[str, int | None]]:
     with eng.db.read() as session:
-        rows = session.execute(sa.select(Notice.username, Notice.case_id).where(Notice.kind == "incident")
-                               .order_by(Notice.username))
-        return [tuple(row) for row in rows]
+        rows = session.execute(sa.select(Notice.username, Notice.case_id, Notice.text)
+                               .where(Notice.kind == "incident").order_by(Notice.username)).all()
+        assert all(text.startswith("案件 ") and "计算每份" in text for *_, text in rows)
+        return [(name, case_id) for name, case_id, _ in rows]
 
 
 def test_a_new_incident_is_listed_in_chinese_and_its_fixers_are_told(eng):
@@ -119,8 +120,9 @@ def test_a_new_incident_is_listed_in_chinese_and_its_fixers_are_told(eng):
     assert row["message"].startswith("脚本或处理函数除数为零（ZeroDivisionError）")
     assert (row["submitted_by"], row["stage"], row["resolved_at"]) == ("王晓燕（信访室）", "分份计算", None)
     assert eng.incidents("closed") == []
-    # every process owner and administrator of the organisation, nobody else
-    assert _incident_notices(eng) == [("admin", case_id), ("owner_he", case_id)]
+    # every process owner and administrator of the organisation, nobody else; neither may read the case,
+    # so their notice names its id and links nowhere
+    assert _incident_notices(eng) == [("admin", None), ("owner_he", None)]
 
 
 def test_a_resubmission_failing_again_is_the_same_incident_and_one_that_succeeds_makes_it_stale(eng, clock):

@@ -19,6 +19,7 @@ import cli.main
 from engine import Engine, FakeClock, IncidentRaised
 from engine.api import ReasonMissing
 from engine.runtime.handlers_registry import HandlerRegistry, registry
+from engine.store.models import UserRole
 from engine.timing.calendar import DayOverride
 from web import create_app
 
@@ -89,9 +90,24 @@ def test_the_incident_list_is_for_process_owners_and_administrators_only(app, en
         row = _row(page, incident["id"])
         assert "计算拟办期限" in row and "缺少 2027 年的节假日安排" in row and "王晓燕（信访室）" in row
         assert "2027-03-02 09:00" in row  # when, in Beijing time
-        assert f'href="/cases/{case_id}"' in row
+        # neither may read the item: its id only, neither its registration number nor a link to it
+        assert f"案件 {case_id}" in row and "不在您的查阅范围" in row and "/cases/" not in row
+        assert engine.case(case_id)["data"]["registration_number"] not in row
         assert "没有已关闭的流程异常" in client.get("/incidents/?state=closed").get_data(as_text=True)
     assert signed_in(app, "admin").get("/incidents/?state=everything").status_code == 404
+
+
+def test_a_fixer_who_may_read_the_item_sees_its_number_and_link(app, engine):
+    with engine.db.write() as session:  # the office head also keeps the diagrams
+        session.add(UserRole(user_name="xf_chen", role_name="process_owner"))
+    _, case_id, _, _ = _failed_classification(app, engine)
+    (incident,) = engine.case(case_id)["incidents"]
+    number = engine.case(case_id)["data"]["registration_number"]
+    head = signed_in(app, "xf_chen")
+    row = _row(head.get("/incidents/").get_data(as_text=True), incident["id"])
+    assert f'<a href="/cases/{case_id}">{number}</a>' in row
+    notices = head.get("/notices/").get_data(as_text=True)
+    assert f"信访件 {number} 在“计算拟办期限”处出错" in notices and f'href="/cases/{case_id}"' in notices
 
 
 def test_resolve_needs_a_note_and_is_audited(app, engine):
