@@ -111,7 +111,7 @@ def test_a_fixer_who_may_read_the_item_sees_its_number_and_link(app, engine):
 
 
 def test_resolve_needs_a_note_and_is_audited(app, engine):
-    _, case_id, _, _ = _failed_classification(app, engine)
+    staff, case_id, _, _ = _failed_classification(app, engine)
     (incident,) = engine.case(case_id)["incidents"]
     owner = signed_in(app, "owner_he")
     refused = post(owner, f"/incidents/{incident['id']}/resolve", {"note": "   "}, token_from="/incidents/")
@@ -127,6 +127,8 @@ def test_resolve_needs_a_note_and_is_audited(app, engine):
     assert "人工处理" in row and note in row and "何工（流程管理员）" in row
     event = engine.history(case_id)[-1]
     assert (event["kind"], event["actor"], event["payload"]["note"]) == ("resolve", "owner_he", note)
+    case_page = staff.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "异常人工关闭" in case_page and note in case_page and "未处理的流程异常" not in case_page
 
 
 def test_retry_from_the_list_fails_again_clearly_then_succeeds_once_the_year_is_entered(app, engine):
@@ -171,7 +173,9 @@ def test_the_admin_adds_the_year_and_the_resubmission_makes_the_incident_stale(a
     resubmitted = post(staff, f"/tasks/{task_id}", CLASSIFY, token_from=f"/tasks/{task_id}")
     assert resubmitted.status_code == 302
     assert engine.find_task(case_id, "Task_propose")
-    assert "未处理的流程异常" not in staff.get(f"/cases/{case_id}").get_data(as_text=True)
+    case_page = staff.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "未处理的流程异常" not in case_page
+    assert "异常失效关闭" in case_page and f"异常 #{incident['id']}：出错的任务已经办理" in case_page
 
     owner = signed_in(app, "owner_he")
     assert f'id="incident-{incident["id"]}"' not in owner.get("/incidents/").get_data(as_text=True)
