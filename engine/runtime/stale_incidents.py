@@ -28,12 +28,16 @@ def why_stale(session: Session, incident: Incident) -> str | None:
     return None
 
 
+# Built once (as the command runner's statements): every command asks, and nearly always finds none.
+_OPEN = (sa.select(Incident).where(Incident.case_id == sa.bindparam("case_key"), Incident.resolved_at.is_(None))
+         .order_by(Incident.id))
+
+
 def sweep(session: Session, case_id: int, deployment_id: int, now: datetime, by: str) -> list[int]:
     """Close the case's stale open incidents (the command run by `by` made them so); returns their ids."""
     session.flush()
     closed = []
-    for incident in session.scalars(sa.select(Incident).where(
-            Incident.case_id == case_id, Incident.resolved_at.is_(None)).order_by(Incident.id)):
+    for incident in session.scalars(_OPEN, {"case_key": case_id}).all():
         reason = why_stale(session, incident)
         if reason is not None:
             incidents.conclude(session, incident, now, "stale", by, deployment_id, {"reason": reason}, reason)
