@@ -37,6 +37,14 @@ def open_count() -> sa.ScalarSelect:
     return sa.select(sa.func.count()).select_from(Incident).where(Incident.resolved_at.is_(None)).scalar_subquery()
 
 
+def open_on_task(session: Session, case_id: int, task_id: str) -> dict[str, Any] | None:
+    """The open incident of a task's last failed submission (id, message, attempts), for its task page."""
+    rows = session.scalars(sa.select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
+                           .order_by(Incident.id))
+    found = next((row for row in rows if row.command.get("task_id") == task_id), None)
+    return {"id": found.id, "message": found.message, "attempts": found.attempts} if found else None
+
+
 def incidents(session: Session, state: str = "open", reader: Actor | None = None) -> list[dict[str, Any]]:
     """Newest first; `state` is "open" or "closed". `reader` None: the operator at the command line."""
     if state not in STATES:

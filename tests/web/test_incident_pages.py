@@ -64,6 +64,8 @@ def test_a_deadline_that_cannot_be_computed_is_a_202_page_keeping_the_input(app,
     assert incident["resolved_at"] is None
     case_page = staff.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "未处理的流程异常" in case_page
+    task_page = staff.get(f"/tasks/{task_id}").get_data(as_text=True)  # opened again later: still said
+    assert 'id="incident-open"' in task_page and f"异常 #{incident['id']}" in task_page
 
 
 def test_the_fixers_get_a_notice_and_staff_do_not(app, engine):
