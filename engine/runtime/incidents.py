@@ -177,7 +177,7 @@ def conclude(session: Session, incident: Incident, now: datetime, kind: str, by:
                  payload={"incident_id": incident.id, **payload})
 
 
-def target(command: dict) -> tuple:
+def _target(command: dict) -> tuple:
     """What a command was aimed at: a second failure there continues the same incident."""
     return tuple(command.get(key) for key in ("command", "task_id", "timer_id", "name"))
 
@@ -185,7 +185,7 @@ def target(command: dict) -> tuple:
 def _open_on(session: Session, case_id: int, command: dict) -> Incident | None:
     rows = session.scalars(sa.select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
                            .order_by(Incident.id))
-    return next((row for row in rows if target(row.command) == target(command)), None)
+    return next((row for row in rows if _target(row.command) == _target(command)), None)
 
 
 def _notify_fixers(session: Session, incident: Incident, now: datetime) -> None:
