@@ -104,11 +104,11 @@ def _kinds(eng: Engine, case_id: int) -> list[str]:
     return [event["kind"] for event in eng.history(case_id)]
 
 
-def _incident_notices(eng: Engine) -> list[tuple[str, int | None]]:
+def _incident_notices(eng: Engine, step: str = "计算每份") -> list[tuple[str, int | None]]:
     with eng.db.read() as session:
         rows = session.execute(sa.select(Notice.username, Notice.case_id, Notice.text)
                                .where(Notice.kind == "incident").order_by(Notice.username)).all()
-        assert all(text.startswith("案件 ") and "计算每份" in text for *_, text in rows)
+        assert all(text.startswith("案件 ") and f"“{step}”" in text for *_, text in rows)
         return [(name, case_id) for name, case_id, _ in rows]
 
 
@@ -154,6 +154,7 @@ def test_the_process_owner_retries_once_the_cause_is_fixed(eng, clock, receipts)
     clock.advance(hours=1, seconds=1)
     assert eng.scheduler(owner="A").tick().failed == 1
     (incident,) = eng.incidents("open")
+    assert [name for name, _ in _incident_notices(eng, "发送回执")] == ["admin", "owner_he"]  # no submitter to tell
     with pytest.raises(Forbidden):  # the scheduler's incident is not a staff member's to re-run
         eng.retry(incident["id"], eng.actor("xf_wang"))
     receipts.fixed = True
