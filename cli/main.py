@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from engine.api import (
+    INCIDENT_STATES,
     Database,
     Engine,
     EngineError,
@@ -19,6 +20,7 @@ from engine.api import (
     instance_folder,
     load_audit_key,
     load_organisation,
+    local_minutes,
     parse_schedule,
     read_paths,
     restore,
@@ -242,13 +244,46 @@ def tasks_claim(ctx: click.Context, case_id: int, bpmn_id: str, user: str) -> No
 
 @main.group()
 def incidents() -> None:
-    """Failed scripts and handlers: retry or skip."""
+    """Failed scripts and handlers: list them, retry, skip, or resolve with a note."""
+
+
+@incidents.command("list")
+@click.option("--state", type=click.Choice(sorted(INCIDENT_STATES)), default="open", show_default=True)
+@click.pass_context
+def incidents_list(ctx: click.Context, state: str) -> None:
+    """Open (or closed) incidents, newest first: one line each."""
+    rows = _engine(ctx).incidents(state)
+    if not rows:
+        click.echo(f"没有{INCIDENT_STATES[state]}的流程异常")
+    for row in rows:
+        case = row["registration_number"] or f"案件 {row['case_id']}"
+        line = (f"#{row['id']}  {case}  {row['task_name'] or '流程'}  {local_minutes(row['created_at'])}  "
+                f"{row['message']}")
+        if row["resolved_at"]:
+            line += f"  [{row['resolution_label']}，{row['resolved_by']}，{local_minutes(row['resolved_at'])}" \
+                    + (f"：{row['note']}]" if row["note"] else "]")
+        click.echo(line)
+
+
+@incidents.command("resolve")
+@click.argument("incident_id", type=int)
+@click.option("--note", required=True, help="what was done about it (required, kept in the audit log)")
+@click.option("--user", default="admin", show_default=True, help="a process owner or administrator (recorded)")
+@click.pass_context
+def incidents_resolve(ctx: click.Context, incident_id: int, note: str, user: str) -> None:
+    """Close an incident by hand, with a note; the case stays where it is."""
+    engine = _engine(ctx)
+    engine.resolve_incident(incident_id, engine.actor(user), note)
+    click.echo(f"异常 #{incident_id} 已关闭")
 
 
 def _resolve_incident(ctx: click.Context, incident_id: int, user: str, skip: bool) -> None:
     engine = _engine(ctx)
-    (engine.skip if skip else engine.retry)(incident_id, engine.actor(user))
-    click.echo("已跳过出错的步骤" if skip else "已重试成功")
+    outcome = (engine.skip if skip else engine.retry)(incident_id, engine.actor(user))
+    if outcome == "stale":
+        click.echo("该异常已不再适用（任务已另行办理或案件已推进），已自动关闭")
+    else:
+        click.echo("已跳过出错的步骤" if skip else "已重试成功")
 
 
 @incidents.command("retry")

@@ -1,7 +1,7 @@
 """The Flask app: a thin layer over the engine's API (never imports SpiffWorkflow).
 
-One blueprint per area (auth, tasks, intake, cases, search, notices, admin); every page but the login
-needs a signed-in user, and every form carries a CSRF token (Flask-WTF).
+One blueprint per area (auth, tasks, intake, cases, search, notices, admin, recusal, incidents); every page but
+the login needs a signed-in user, and every form carries a CSRF token (Flask-WTF).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         filters,
         hardening,
         home,
+        incidents,
         intake,
         nav,
         notices,
@@ -81,7 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     errors.register(app)
     nav.register(app)
     for blueprint in (auth.bp, assets.bp, home.bp, tasks.bp, intake.bp, cases.bp, search.bp, notices.bp, admin.bp,
-                      recusal.bp):
+                      recusal.bp, incidents.bp):
         app.register_blueprint(blueprint)
     auth.throttle_logins(app)  # wraps the registered login view
     return app

@@ -1,11 +1,12 @@
-"""Error pages in Chinese; engine errors become the matching HTTP answer with their own message."""
+"""Error pages in Chinese; engine errors become the matching HTTP answer with their own message. A command
+that became an incident is no error of the user's: 202, a page saying what was kept and what comes next."""
 
 from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
-from engine import Conflict, Forbidden, NotFound
+from engine import Conflict, EngineError, Forbidden, IncidentRaised, NotFound
 
 MESSAGES = {
     400: "请求有误", 403: "您无权执行此操作", 404: "页面不存在，或不在您的查阅范围内",
@@ -26,3 +27,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(NotFound, lambda error: _page(404, error.message))
     app.register_error_handler(Forbidden, lambda error: _page(403, error.message))
     app.register_error_handler(Conflict, lambda error: _page(409, error.message))
+    app.register_error_handler(IncidentRaised, lambda error: (
+        render_template("incident_raised.html", incident=error, resubmit=False), 202))
+    # any other refusal the engine words for people (e.g. a missing reason) is the request's fault, not ours
+    app.register_error_handler(EngineError, lambda error: _page(422, error.message))

@@ -1,4 +1,5 @@
-"""What every page's navigation shows: the signed-in user's queue counts and unread notices."""
+"""What every page's navigation shows: the signed-in user's queue counts, unread notices and (process owners,
+administrators) open incidents."""
 
 from __future__ import annotations
 
@@ -29,5 +30,5 @@ def register(app: Flask) -> None:
     def navigation() -> dict:
         if g.get("actor") is None:
             return {}
-        return {"nav_counts": counts(), "nav_unread": _figures()["unread"],
+        return {"nav_counts": counts(), "nav_unread": _figures()["unread"], "nav_incidents": _figures()["incidents"],
                 "nav_recusals": current_engine().staff.pending_recusals(g.actor), "view_labels": VIEW_LABELS}

@@ -9,7 +9,7 @@ from web.hardening import ids
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 KIND_LABELS = {"new_task": "新任务", "reminder": "期限提醒", "overdue": "超期", "returned": "退回",
-               "supervision": "督办", "extension": "延期"}
+               "supervision": "督办", "extension": "延期", "incident": "流程异常"}
 
 
 @bp.get("/")

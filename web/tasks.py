@@ -46,7 +46,8 @@ def queue():
     )
 
 
-def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None, attachment_error=None):
+def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None, attachment_error=None,
+               incident=None):
     page = current_engine().staff.task_page(task_id, g.actor)
     context = page["context"]
     if values is None:
@@ -56,7 +57,8 @@ def _task_page(task_id: str, values=None, errors=None, status: int = 200, handov
     colleagues = current_engine().staff.colleagues(task_id, g.actor) if page["may_reassign"] else []
     return render_template("tasks/task.html", page=page, item=page["item"], form=page["form"], ctx=context,
                            values=values, errors=errors, row_errors=groups, colleagues=colleagues,
-                           handover=handover or {}, attachment_error=attachment_error, **upload_limits(),
+                           handover=handover or {}, attachment_error=attachment_error, incident=incident,
+                           **upload_limits(),
                            channels=CHANNELS, categories=CATEGORIES), status
 
 
@@ -83,8 +85,7 @@ def complete(task_id: str):
         flash("附件未通过检查，任务尚未提交", "error")
         return _task_page(task_id, values=data, status=422, attachment_error=str(rejected))
     except IncidentRaised as incident:
-        flash(f"提交未成功：{incident.message}（已记录为故障 #{incident.incident_id}，请联系流程管理员）", "error")
-        return _task_page(task_id, values=data, status=500)
+        return _task_page(task_id, values=data, status=202, incident=incident)
     except (Conflict, Forbidden) as refused:
         flash(refused.message, "error")
         return redirect(url_for("tasks.queue"))

@@ -39,8 +39,9 @@ from engine.store.models import Case, Event, Petition, Timer, WorkItem
 EVENT_LABELS = {
     "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
-    "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息",
-    "attachment viewed": "下载附件", "attachment added": "上传附件", "comment": "评论", "migrate": "迁移流程版本",
+    "skip": "跳过出错环节", "resolve": "异常人工关闭", "stale": "异常失效关闭", "run": "继续运行",
+    "reporter viewed": "查看反映人信息", "attachment viewed": "下载附件", "attachment added": "上传附件",
+    "comment": "评论", "migrate": "迁移流程版本",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
@@ -206,6 +207,8 @@ def _note(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, str
     if kind in ("retry", "skip"):
         skipped = "、".join(payload.get("skipped") or ())
         return f"异常 #{payload.get('incident_id')}" + (f"，跳过：{skipped}" if skipped else "")
+    if kind in ("resolve", "stale"):
+        return f"异常 #{payload.get('incident_id')}：{payload.get('note') or payload.get('reason') or ''}"
     if kind == "attachment viewed":
         return f"附件 #{payload.get('attachment_id')}"
     if kind == "attachment added":

@@ -157,7 +157,8 @@ class StaffViews:
                     "stage": views.process_names(session).get(item.process_id, item.process_id),
                     "holder": workitems.holders(session, [item])[item.id],
                     "assignee_name": views.display_names(session, {item.assignee} if item.assignee else set())
-                    .get(item.assignee, item.assignee)}
+                    .get(item.assignee, item.assignee),
+                    "incident": incident_list.open_on_task(session, item.case_id, task_id)}
         self._audit_reporter_view(case.id, actor, context.revealed, f"task:{item.bpmn_id}")
         return page
 

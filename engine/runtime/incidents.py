@@ -23,7 +23,8 @@ from engine.bpmn.expressions import LimitExceeded
 from engine.bpmn.forms import FormErrors
 from engine.errors import EngineError, Forbidden, IncidentRaised, NotFound
 from engine.jsonutil import jsonable
-from engine.org.organisation import Actor
+from engine.org import access
+from engine.org.organisation import Actor, load_actor
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.casestate import StuckCase
 from engine.store.db import Database
@@ -204,7 +205,7 @@ def conclude(session: Session, incident: Incident, now: datetime, kind: str, by:
                  payload={"incident_id": incident.id, **payload})
 
 
-def target(command: dict) -> tuple:
+def _target(command: dict) -> tuple:
     """What a command was aimed at: a second failure there continues the same incident."""
     return tuple(command.get(key) for key in ("command", "task_id", "timer_id", "name"))
 
@@ -212,19 +213,23 @@ def target(command: dict) -> tuple:
 def _open_on(session: Session, case_id: int, command: dict) -> Incident | None:
     rows = session.scalars(sa.select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
                            .order_by(Incident.id))
-    return next((row for row in rows if target(row.command) == target(command)), None)
+    return next((row for row in rows if _target(row.command) == _target(command)), None)
 
 
 def _notify_fixers(session: Session, incident: Incident, now: datetime) -> None:
+    """A notice to each process owner and administrator; one who may not read the case is told its id only
+    (no registration number, no link), as the incident list shows it to them."""
     number = session.scalar(sa.select(Petition.registration_number).where(Petition.case_id == incident.case_id))
-    where = f"信访件 {number}" if number else f"案件 {incident.case_id}"
     step = f"“{incident.task_name}”" if incident.task_name else "流程"
-    text = (f"{where} 在{step}处出错（异常 #{incident.id}）：{incident.message}。办理人提交的内容已保留，"
-            "请在“流程异常”中排除问题后重试、跳过，或写明处理说明后关闭。")
     fixers = (sa.select(User.name).join(UserRole, UserRole.user_name == User.name)
               .where(User.active.is_(True), UserRole.role_name.in_(FIXERS)).distinct().order_by(User.name))
     for name in session.scalars(fixers):
-        session.add(Notice(case_id=incident.case_id, username=name, kind="incident", created_at=now, text=text))
+        readable = session.scalar(access.scoped_cases(load_actor(session, name)).where(
+            Case.id == incident.case_id)) is not None
+        where = f"信访件 {number}" if readable and number else f"案件 {incident.case_id}"
+        session.add(Notice(case_id=incident.case_id if readable else None, username=name, kind="incident",
+                           created_at=now, text=f"{where} 在{step}处出错（异常 #{incident.id}）：{incident.message}。"
+                           "办理人提交的内容已保留，请在“流程异常”中排除问题后重试、跳过，或写明处理说明后关闭。"))
 
 
 def _has_chinese(text: str) -> bool:

@@ -62,6 +62,25 @@ TIMED = process("timed_receipt", """
     <bpmn:sequenceFlow id="F4" sourceRef="Task_b" targetRef="End" />
     <bpmn:endEvent id="End" />""", name="定时回执")
 
+# The reply arrives but what follows it fails; an hour later the boundary timer takes the other way.
+REPLY = process("reply", """
+    <bpmn:startEvent id="StartEvent_1" />
+    <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Receive_reply" />
+    <bpmn:receiveTask id="Receive_reply" name="等待回复" messageRef="Message_reply" />
+    <bpmn:boundaryEvent id="Reply_late" name="一小时未回复" attachedToRef="Receive_reply">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="Receive_reply" targetRef="Script_read" />
+    <bpmn:scriptTask id="Script_read" name="读取回复" scriptFormat="python"><bpmn:script>x = 1 / 0</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="F3" sourceRef="Script_read" targetRef="End" />
+    <bpmn:endEvent id="End" />
+    <bpmn:sequenceFlow id="F4" sourceRef="Reply_late" targetRef="Task_chase" />
+    <bpmn:userTask id="Task_chase" name="催问回复" camunda:candidateGroups="petition_staff" />
+    <bpmn:sequenceFlow id="F5" sourceRef="Task_chase" targetRef="End_chased" />
+    <bpmn:endEvent id="End_chased" />""", name="等待回复").replace(
+    "</bpmn:definitions>", '<bpmn:message id="Message_reply" name="reply_received" />\n</bpmn:definitions>')
+
 
 class Receipts:
     """The handler of the service task: down until `fixed`."""
@@ -87,7 +106,8 @@ def eng(database, clock, receipts) -> Engine:
     engine = Engine(database, clock, handlers=registry)
     with engine.db.write() as session:
         load_organisation(session, ROOT / "config" / "demo-organisation.toml")
-    engine.deploy({"divide.bpmn": DIVIDE, "terminate.bpmn": TERMINATE, "timed.bpmn": TIMED}, by="owner_he")
+    engine.deploy({"divide.bpmn": DIVIDE, "terminate.bpmn": TERMINATE, "timed.bpmn": TIMED, "reply.bpmn": REPLY},
+                  by="owner_he")
     return engine
 
 
@@ -104,11 +124,12 @@ def _kinds(eng: Engine, case_id: int) -> list[str]:
     return [event["kind"] for event in eng.history(case_id)]
 
 
-def _incident_notices(eng: Engine) -> list[tuple[str, int | None]]:
+def _incident_notices(eng: Engine, step: str = "计算每份") -> list[tuple[str, int | None]]:
     with eng.db.read() as session:
-        rows = session.execute(sa.select(Notice.username, Notice.case_id).where(Notice.kind == "incident")
-                               .order_by(Notice.username))
-        return [tuple(row) for row in rows]
+        rows = session.execute(sa.select(Notice.username, Notice.case_id, Notice.text)
+                               .where(Notice.kind == "incident").order_by(Notice.username)).all()
+        assert all(text.startswith("案件 ") and f"“{step}”" in text for *_, text in rows)
+        return [(name, case_id) for name, case_id, _ in rows]
 
 
 def test_a_new_incident_is_listed_in_chinese_and_its_fixers_are_told(eng):
@@ -119,8 +140,9 @@ def test_a_new_incident_is_listed_in_chinese_and_its_fixers_are_told(eng):
     assert row["message"].startswith("脚本或处理函数除数为零（ZeroDivisionError）")
     assert (row["submitted_by"], row["stage"], row["resolved_at"]) == ("王晓燕（信访室）", "分份计算", None)
     assert eng.incidents("closed") == []
-    # every process owner and administrator of the organisation, nobody else
-    assert _incident_notices(eng) == [("admin", case_id), ("owner_he", case_id)]
+    # every process owner and administrator of the organisation, nobody else; neither may read the case,
+    # so their notice names its id and links nowhere
+    assert _incident_notices(eng) == [("admin", None), ("owner_he", None)]
 
 
 def test_a_resubmission_failing_again_is_the_same_incident_and_one_that_succeeds_makes_it_stale(eng, clock):
@@ -152,6 +174,7 @@ def test_the_process_owner_retries_once_the_cause_is_fixed(eng, clock, receipts)
     clock.advance(hours=1, seconds=1)
     assert eng.scheduler(owner="A").tick().failed == 1
     (incident,) = eng.incidents("open")
+    assert [name for name, _ in _incident_notices(eng, "发送回执")] == ["admin", "owner_he"]  # no submitter to tell
     with pytest.raises(Forbidden):  # the scheduler's incident is not a staff member's to re-run
         eng.retry(incident["id"], eng.actor("xf_wang"))
     receipts.fixed = True
@@ -232,6 +255,20 @@ def test_a_case_that_ends_closes_its_open_incidents(eng):
                                                                                "xf_chen")
     assert incident["note"] == "案件已办结，该异常不再适用"
     assert _kinds(eng, case_id)[-2:] == ["complete", "stale"]
+
+
+def test_a_message_whose_event_no_longer_waits_closes_its_incident(eng, clock):
+    case_id = eng.start_case("reply", {}, eng.actor("xf_wang"), business_key="R-1")
+    with pytest.raises(IncidentRaised) as raised:
+        eng.correlate("reply_received", {"businessKey": "R-1"}, {"reply": "已收到"}, eng.actor("xf_wang"))
+    clock.advance(hours=1, seconds=1)
+    assert eng.scheduler(owner="A").tick().fired == 1  # the boundary timer cancels the wait
+    case = eng.case(case_id)
+    assert (case["status"], [item["bpmn_id"] for item in case["work_items"]]) == ("running", ["Task_chase"])
+    (incident,) = case["incidents"]
+    assert (incident["id"], incident["resolution"], incident["resolved_by"]) == (raised.value.incident_id, "stale",
+                                                                               "scheduler")
+    assert "不再等待该消息" in incident["note"]
 
 
 def test_retry_of_an_incident_left_open_by_an_older_version_closes_it_as_stale(eng, clock):
