@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from engine import audit
 from engine.bpmn.deployments import SpecCache
-from engine.bpmn.forms import Form, validate_submission
+from engine.bpmn.forms import Circumstances, Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
@@ -240,7 +240,7 @@ class StaffViews:
         case exists, so bad input leaves nothing behind. Returns the case id."""
         if "petition_staff" not in actor.roles:
             raise Forbidden("只有信访室工作人员可以受理登记")
-        validate_submission(self.intake_form(), data)
+        validate_submission(self.intake_form(), data, Circumstances.at(self.engine.now()))
         cleaned = [(clean_filename(name), content) for name, content in files]
         checked = [(name, content, check_attachment(name, len(content))) for name, content in cleaned]
         case_id = self.engine.start_case(INTAKE[0], {}, actor)

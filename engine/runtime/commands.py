@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
-from engine.bpmn.deployments import SpecCache, confidential_fields
+from engine.bpmn.deployments import SpecCache, confidential_fields, field_labels
 from engine.bpmn.expressions import Budget
-from engine.bpmn.forms import validate_submission
+from engine.bpmn.forms import Circumstances, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor
@@ -146,7 +146,11 @@ class CommandRunner:
         def act(scope: _Scope, item: WorkItem) -> _Outcome:
             task = self._task(scope.workflow, task_id)
             form = task.task_spec.xinfang_form
-            cleaned, sealed = vault.seal(scope.session, self.keyring, scope.case.id, validate_submission(form, data),
+            # date bounds compare with the command's clock and the case's dates (e.g. received_on)
+            known = Circumstances.at(scope.now, task.data,
+                                     field_labels(self.specs.for_id(scope.session, scope.case.deployment_id)))
+            cleaned, sealed = vault.seal(scope.session, self.keyring, scope.case.id,
+                                         validate_submission(form, data, known),
                                          [field.id for field in form.fields if field.confidential], scope.now)
             where = address(task)
             task.data.update(cleaned)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chain import Chain
+from chain import TODAY, Chain
 
 SCENARIOS = {}
 
@@ -74,7 +74,7 @@ def suggestion_file_pending_public_feedback(chain: Chain) -> None:
     chain.do("Task_department_sign", by="tg_ma")
     chain.review()
     chain.do("Task_anonymous_feedback", anonymous_feedback="public")
-    chain.do("Task_public_feedback", public_feedback_scope="某街道机关干部大会", public_feedback_on="2026-04-20")
+    chain.do("Task_public_feedback", public_feedback_scope="某街道机关干部大会", public_feedback_on=TODAY)
     chain.close()
     assert chain.data["disposal"] == "file_pending"
 
@@ -88,7 +88,7 @@ def disposal_close_with_joint_feedback(chain: Chain) -> None:
     chain.handle(disposal="close", truthfulness="untrue")
     chain.review()
     chain.do("Task_result_feedback", feedback_form="joint")
-    chain.do("Task_joint_feedback", joint_departments="第一监督检查室、社会事务办", joint_feedback_on="2026-04-15")
+    chain.do("Task_joint_feedback", joint_departments="第一监督检查室、社会事务办", joint_feedback_on=TODAY)
     assert chain.open_tasks() == ["Task_close"]  # untrue but no clarification proposed
     chain.close()
 
@@ -182,6 +182,7 @@ def no_substance_not_accepted(chain: Chain) -> None:
 def duplicate_linked_and_filed(chain: Chain) -> None:
     chain.start()
     original = chain.data["registration_number"]
+    chain.clock.set(at("2026-03-03T09:00:00+08:00"))  # the second letter arrives the next day
     chain.start(summary="某街道城建办主任张某在工程招标中收受施工方的礼金", received_on="2026-03-03")
     candidates = chain.data["duplicate_candidates"]
     assert [c["registration_number"] for c in candidates] == [original] and candidates[0]["score"] >= 60
@@ -196,6 +197,7 @@ def duplicate_linked_and_filed(chain: Chain) -> None:
 @scenario
 def similar_item_confirmed_not_duplicate(chain: Chain) -> None:
     chain.start()
+    chain.clock.set(at("2026-03-04T09:00:00+08:00"))
     chain.start(received_on="2026-03-04")
     chain.do("Task_confirm_duplicate", is_duplicate="false", duplicate_note="同一人，另一事项")
     assert chain.open_tasks() == ["Task_classify"]
@@ -209,7 +211,7 @@ def higher_level_sealed_and_reported_upward(chain: Chain) -> None:
     chain.do("Task_report_principal", report_principal_opinion="报送上级纪委监委")
     # 5 working days from receipt (Mon 2 Mar): Tue … Mon 9 Mar.
     assert chain.due("Task_transfer_up") == at("2026-03-10T00:00:00+08:00")
-    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕1号", transferred_up_on="2026-03-05")
+    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕1号", transferred_up_on=TODAY)
     chain.close()
 
 
@@ -219,7 +221,7 @@ def accusing_the_principal_leader_goes_straight_up(chain: Chain) -> None:
     chain.do("Task_classify", category="accuses_principal")
     assert chain.data["sealed"] is True
     assert chain.open_tasks() == ["Task_transfer_up"]  # the principal leader never sees it
-    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕2号", transferred_up_on="2026-03-03")
+    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕2号", transferred_up_on=TODAY)
     chain.close()
 
 
@@ -228,7 +230,7 @@ def lower_level_transferred_and_followed_up(chain: Chain) -> None:
     chain.start()
     chain.do("Task_classify", category="lower_level")
     assert chain.data["sealed"] is False
-    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_down_on="2026-03-03")
+    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_down_on=TODAY)
     chain.do("Task_lower_result", lower_level_result="accepted")
     chain.close()
 
@@ -389,7 +391,7 @@ def malicious_accusation_referred_upward_clarification_refused(chain: Chain) -> 
     _at_feedback(chain, disposal="close", truthfulness="untrue", clarification_proposed="true")
     chain.do("Task_result_feedback")
     chain.do("Task_propose_clarification", malicious_suspected="true")
-    chain.do("Task_refer_malicious", referral_to="市纪委监委", referral_on="2026-04-20")
+    chain.do("Task_refer_malicious", referral_to="市纪委监委", referral_on=TODAY)
     chain.do("Task_approve_clarification", clarification_decision="refuse", clarification_opinion="待上级认定后再议")
     chain.close()
     assert chain.data["referral_to"] == "市纪委监委"
