@@ -39,7 +39,7 @@ EVENT_LABELS = {
     "start": "启动案件", "complete": "办理", "claim": "领取任务", "unclaim": "退回待领取", "reassign": "转交任务",
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
     "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息",
-    "attachment viewed": "下载附件", "migrate": "迁移流程版本",
+    "attachment viewed": "下载附件", "migrate": "迁移流程版本", "query code shown": "显示网络举报查询码",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}

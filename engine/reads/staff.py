@@ -20,7 +20,7 @@ from engine.reads import casediagram, casepage, notices, queues, search, views
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
-from engine.secrets import vault
+from engine.secrets import handover, vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Attachment, Department, Deployment, Event, Petition, User, WorkItem
@@ -252,6 +252,17 @@ class StaffViews:
                                        size=len(content), content=ciphertext, key_id=key_id, nonce=nonce,
                                        uploaded_by=actor.name, uploaded_at=self.engine.now()))
         return case_id
+
+    def take_query_code(self, case_id: int, actor: Actor) -> str | None:
+        """The web reporter's query code the actor's registration of the case issued, once: a reload, another
+        tab or another staff member gets None. Audited as shown, never recorded."""
+        with self.db.write() as session:
+            views.scoped_case(session, actor, case_id)
+            now = self.engine.now()
+            code = handover.take(session, self.engine.keyring, case_id, actor.name, handover.QUERY_CODE, now)
+            if code is not None:
+                audit.append(session, kind="query code shown", actor=actor.name, at=now, case_id=case_id, payload={})
+        return code
 
     def attachment(self, attachment_id: int, actor: Actor) -> tuple[str, str, bytes]:
         """(file name, content type, bytes) of an attachment of a case in the actor's scope, for readers

@@ -38,7 +38,7 @@ from engine.runtime.incidents import Failure, Resolution, actor_record, incident
 from engine.runtime.scripting import CaseScriptEngine
 from engine.runtime.serialization import FORMAT_VERSION, CaseSerializer
 from engine.runtime.stepping import run_engine
-from engine.secrets import vault
+from engine.secrets import handover, vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Case, Deployment, Event, Timer, WorkItem
@@ -329,9 +329,12 @@ class CommandRunner:
         calendar = self.calendar()
         helpers = expression_helpers(calendar, self.clock.now)
 
+        def hand_over(purpose: str, value: str) -> None:
+            handover.leave(session, self.keyring, case.id, actor.name, purpose, value, now)
+
         def handler_context(task: Task) -> HandlerContext:
             properties = getattr(task.task_spec, "properties", {})
-            return HandlerContext(case.id, dict(task.data), now, actor.name, session, properties)
+            return HandlerContext(case.id, dict(task.data), now, actor.name, session, properties, hand_over)
 
         script_engine = CaseScriptEngine(helpers, self.handlers, handler_context, self.budget)
         workflow.script_engine = script_engine
