@@ -52,7 +52,9 @@ def create():
 @bp.get("/registered/<int:case_id>")
 @require_role("petition_staff")
 def registered(case_id: int):
-    page = current_engine().staff.case_page(case_id, g.actor)
+    engine = current_engine()
+    page = engine.staff.case_page(case_id, g.actor)
     data = page["context"].data
     return render_template("intake/registered.html", page=page, ctx=page["context"],
-                           candidates=data.get("duplicate_candidates") or [])
+                           candidates=data.get("duplicate_candidates") or [],
+                           query_code=engine.staff.take_query_code(case_id, g.actor))

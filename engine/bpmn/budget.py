@@ -16,7 +16,8 @@ import functools
 import operator
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -89,6 +90,15 @@ class Meter:
     def check_exhausted(self) -> None:
         if self.exhausted:
             raise LimitExceeded(self.timeout_message())
+
+    @contextmanager
+    def not_counting(self) -> Iterator[None]:
+        """Time spent inside is not the diagram text's: e.g. a handler, trusted Python, hashing a query code."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.deadline += time.monotonic() - start
 
     # ---- size ---------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.bpmn import decisions
 from engine.bpmn.decisions import DmnFile
+from engine.bpmn.forms import FormField
 from engine.bpmn.safe_xml import BPMN_NS
 from engine.bpmn.validation import BpmnFile, Problem, build_parser, read_files
 from engine.store.models import Deployment
@@ -138,15 +139,27 @@ class LoadedSpec:
     subprocess_specs: dict
 
 
-def confidential_fields(loaded: LoadedSpec) -> dict[str, str]:
-    """Every form field marked confidential in the deployment (the reporter's identity): id -> label."""
-    found: dict[str, str] = {}
+def _fields(loaded: LoadedSpec) -> Iterator[FormField]:
     for spec in (loaded.spec, *loaded.subprocess_specs.values()):
         for task in spec.task_specs.values():
             form = getattr(task, "xinfang_form", None)
-            for field in form.fields if form else ():
-                if field.confidential:
-                    found.setdefault(field.id, field.label)
+            yield from form.fields if form else ()
+
+
+def confidential_fields(loaded: LoadedSpec) -> dict[str, str]:
+    """Every form field marked confidential in the deployment (the reporter's identity): id -> label."""
+    found: dict[str, str] = {}
+    for field in _fields(loaded):
+        if field.confidential:
+            found.setdefault(field.id, field.label)
+    return found
+
+
+def field_labels(loaded: LoadedSpec) -> dict[str, str]:
+    """Every form field of the deployment: id -> label (what a date bound naming it says in a message)."""
+    found: dict[str, str] = {}
+    for field in _fields(loaded):
+        found.setdefault(field.id, field.label)
     return found
 
 

@@ -334,6 +334,12 @@ class Circumstances:
     data: Mapping[str, Any] = dc_field(default_factory=dict)
     labels: Mapping[str, str] = dc_field(default_factory=dict)
 
+    @classmethod
+    def at(cls, now: datetime, data: Mapping[str, Any] | None = None,
+           labels: Mapping[str, str] | None = None) -> Circumstances:
+        """Circumstances of a submission made at `now` (aware): its day is the Shanghai calendar day."""
+        return cls(now.astimezone(SHANGHAI).date(), data or {}, labels or {})
+
 
 def validate_submission(form: Form, submitted: Mapping[str, Any],
                         circumstances: Circumstances | None = None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ EVENT_LABELS = {
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
     "skip": "跳过出错环节", "resolve": "异常人工关闭", "stale": "异常失效关闭", "run": "继续运行",
     "reporter viewed": "查看反映人信息", "attachment viewed": "下载附件", "attachment added": "上传附件",
-    "comment": "评论", "migrate": "迁移流程版本",
+    "comment": "评论", "migrate": "迁移流程版本", "query code shown": "显示网络举报查询码",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}

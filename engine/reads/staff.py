@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from engine import audit
 from engine.bpmn.attachment_purposes import PURPOSES, offered
 from engine.bpmn.deployments import SpecCache
-from engine.bpmn.forms import Form, validate_submission
+from engine.bpmn.forms import Circumstances, Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
@@ -33,7 +33,7 @@ from engine.reads.attachments import AttachmentRejected, TaskOrigin
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
-from engine.secrets import vault
+from engine.secrets import handover, vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Attachment, Department, Deployment, Event, Petition, User, WorkItem
@@ -223,7 +223,7 @@ class StaffViews:
         Returns the case id."""
         if "petition_staff" not in actor.roles:
             raise Forbidden("只有信访室工作人员可以受理登记")
-        validate_submission(self.intake_form(), data)
+        validate_submission(self.intake_form(), data, Circumstances.at(self.engine.now()))
         uploads = attachments.checked([(name, content, INTAKE_PURPOSE) for name, content in files])
         case_id = self.engine.start_case(INTAKE[0], {}, actor)
         # stored before the registration runs: should it fail, the incident keeps the form and the case the files
@@ -232,6 +232,17 @@ class StaffViews:
                               TaskOrigin(INTAKE[1], INTAKE[2], "受理登记"))
         self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         return case_id
+
+    def take_query_code(self, case_id: int, actor: Actor) -> str | None:
+        """The web reporter's query code the actor's registration of the case issued, once: a reload, another
+        tab or another staff member gets None. Audited as shown, never recorded."""
+        with self.db.write() as session:
+            views.scoped_case(session, actor, case_id)
+            now = self.engine.now()
+            code = handover.take(session, self.engine.keyring, case_id, actor.name, handover.QUERY_CODE, now)
+            if code is not None:
+                audit.append(session, kind="query code shown", actor=actor.name, at=now, case_id=case_id, payload={})
+        return code
 
     def complete_task(self, task_id: str, actor: Actor, data: dict[str, Any], files: list[tuple[str, bytes, str]]
                       ) -> None:

@@ -87,7 +87,8 @@ def scoped_case(session: Session, actor: Actor, case_id: int) -> Case:
 def petition_row(petition: Petition) -> dict[str, Any]:
     """The registry row of an item its reader has in scope (the scope keeps sealed items from others)."""
     row = {column.key: getattr(petition, column.key) for column in Petition.__table__.columns}
-    row.pop("query_code_hash")
+    for secret in ("query_code_hash", "query_code_selector"):
+        row.pop(secret)
     return jsonable(row)
 
 

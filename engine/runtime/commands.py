@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
-from engine.bpmn.deployments import SpecCache, confidential_fields
+from engine.bpmn.deployments import SpecCache, confidential_fields, field_labels
 from engine.bpmn.expressions import Budget, RestrictedEnvironment
-from engine.bpmn.forms import validate_submission
+from engine.bpmn.forms import Circumstances, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
 from engine.org.organisation import Actor
@@ -49,7 +49,7 @@ from engine.runtime.incidents import Failure, Resolution, actor_record, failures
 from engine.runtime.scripting import CaseScriptEngine
 from engine.runtime.serialization import FORMAT_VERSION, CaseSerializer
 from engine.runtime.stepping import run_engine
-from engine.secrets import vault
+from engine.secrets import handover, vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
 from engine.store.models import Case, Deployment, Event, Timer, WorkItem
@@ -157,7 +157,10 @@ class CommandRunner:
         def act(scope: _Scope, item: WorkItem) -> _Outcome:
             task = self._task(scope.workflow, task_id)
             form = task.task_spec.xinfang_form
-            valid = validate_submission(form, data)
+            # date bounds compare with the command's clock and the case's dates (e.g. received_on)
+            known = Circumstances.at(scope.now, task.data,
+                                     field_labels(self.specs.for_id(scope.session, scope.case.deployment_id)))
+            valid = validate_submission(form, data, known)
             submission_checks.check(form, valid, task.data, task.task_spec.routing.properties,
                                     self._checker(scope))
             cleaned, sealed = vault.seal(scope.session, self.keyring, scope.case.id, valid,
@@ -380,9 +383,12 @@ class CommandRunner:
         calendar = self.calendar()
         helpers = expression_helpers(calendar, self.clock.now)
 
+        def hand_over(purpose: str, value: str) -> None:
+            handover.leave(session, self.keyring, case.id, actor.name, purpose, value, now)
+
         def handler_context(task: Task) -> HandlerContext:
             properties = getattr(task.task_spec, "properties", {})
-            return HandlerContext(case.id, dict(task.data), now, actor.name, session, properties)
+            return HandlerContext(case.id, dict(task.data), now, actor.name, session, properties, hand_over)
 
         script_engine = CaseScriptEngine(helpers, self.handlers, handler_context, self.budget)
         workflow.script_engine = script_engine

@@ -12,6 +12,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 
+def _nobody_to_hand_over(purpose: str, value: str) -> None:
+    raise RuntimeError(f"此次调用无法交付 {purpose}：没有接收人")
+
+
 @dataclass(frozen=True)
 class HandlerContext:
     """What a handler may use: a copy of the case data, the command's clock, transaction and actor."""
@@ -23,6 +27,9 @@ class HandlerContext:
     session: Session  # the command's transaction: what a handler writes commits or rolls back with the case
     # The service task's camunda:properties: how the diagram configures this call (e.g. window_days).
     properties: Mapping[str, str] = field(default_factory=dict)
+    # hand_over(purpose, value): give a secret to the person running the command, once, keeping it out of
+    # the case data and the audit log (engine/secrets/handover.py).
+    hand_over: Callable[[str, str], None] = _nobody_to_hand_over
 
 
 Handler = Callable[[HandlerContext], Mapping[str, Any] | None]

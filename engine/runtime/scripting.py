@@ -69,7 +69,8 @@ class CaseScriptEngine(PythonScriptEngine):
         if handler is None:
             raise WorkflowTaskException(f"未注册的处理函数：{name}", task=task)
         try:
-            result = handler(self._context(task))
+            with self.environment.meter.not_counting():  # the budget bounds diagram text, not handlers
+                result = handler(self._context(task))
         except Exception as exc:
             raise WorkflowTaskException(f"处理函数 {name} 出错：{exc}", task=task, exception=exc) from exc
         if result:

@@ -335,7 +335,10 @@ class Petition(Base):
     handling_method: Mapped[str | None] = mapped_column(sa.String(60))
     disposal: Mapped[str | None] = mapped_column(sa.String(60))
     truthfulness: Mapped[str | None] = mapped_column(sa.String(40))
-    query_code_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # The web reporter's query code: an argon2 hash, and a few characters of its SHA-256 that narrow a lookup
+    # to a handful of rows to verify (handlers/query_code.py).
+    query_code_hash: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    query_code_selector: Mapped[str | None] = mapped_column(sa.String(8), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("petitions.id"))
     repeat_count: Mapped[int] = mapped_column(default=0)
     overdue_count: Mapped[int] = mapped_column(default=0)
@@ -405,6 +408,23 @@ class Attachment(Base):
     bpmn_id: Mapped[str | None] = mapped_column(sa.String(200))
     task_name: Mapped[str | None] = mapped_column(sa.String(200))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))  # of the plain content; None before 0022
+
+
+class Handover(Base):
+    """A secret a command produced for the person running it (a web reporter's query code), AES-GCM
+    encrypted and bound to case, purpose and recipient, until their next page takes it (engine/secrets/handover.py)."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (sa.UniqueConstraint("case_id", "purpose", name="uq_handovers_case_purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    purpose: Mapped[str] = mapped_column(sa.String(40))
+    recipient: Mapped[str] = mapped_column(sa.String(100))  # user name
+    key_id: Mapped[str] = mapped_column(sa.String(40))
+    nonce: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ReporterRecord(Base):

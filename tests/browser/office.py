@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from chain import on_the_day
 from lxml import etree
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Response, expect
 
@@ -274,7 +275,7 @@ class Office:
         self.as_user(by)
         self.open_task(number, bpmn_id)
         self.expect_opens_fresh(bpmn_id)
-        self.fill_form(answers)
+        self.fill_form(on_the_day(dict(answers), self.engine.now()))
         if screenshot:
             self.screenshot(screenshot)
         self.submit()

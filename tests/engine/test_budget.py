@@ -4,6 +4,7 @@ and releases the write lock, while other cases go on; what is certain to blow up
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from xml.sax.saxutils import escape
 
 import pytest
@@ -213,3 +214,29 @@ def test_ordinary_arithmetic_and_text_still_work():
         "t = 'ab'.translate({97: 'xy'}) + str(len((258).to_bytes(2, 'big')))", context)
     assert context == {"n": 3, "m": 16, "s": "aaab", "l": [1, 1, 1, 2], "x": 2048, "f": "    7|'aaab'",
                        "y": "    7", "z": 5, "q": [1, 4, 9, 16], "h": 3, "j": "*0,1,2*", "k": 3, "t": "xyb2"}
+
+
+def test_a_handlers_own_time_is_not_the_diagram_texts(database, clock, monkeypatch):
+    """A handler is trusted Python (hashing a query code takes its time): what it spends does not eat the
+    budget of the scripts and expressions after it."""
+    monotonic = [100.0]  # the meter's clock, moved by hand
+    monkeypatch.setattr("engine.bpmn.budget.time", SimpleNamespace(monotonic=lambda: monotonic[0]))
+    handlers = HandlerRegistry()
+
+    @handlers.register("slow.work")
+    def slow(context) -> dict:
+        monotonic[0] += 5  # far beyond the 0.2 s budget
+        return {"worked": True}
+
+    engine = Engine(database, clock, handlers=handlers, budget=Budget(seconds=0.2))
+    engine.deploy({"slow.bpmn": process("slow", """
+    <bpmn:startEvent id="StartEvent_1" />
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Service_slow" />
+    <bpmn:serviceTask id="Service_slow" name="慢处理" camunda:type="external" camunda:topic="slow.work" />
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Service_slow" targetRef="Script_after" />
+    <bpmn:scriptTask id="Script_after" name="计算" scriptFormat="python"><bpmn:script>checked = worked</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="Flow_3" sourceRef="Script_after" targetRef="End" />
+    <bpmn:endEvent id="End" />""")}, by="owner")
+    case_id = engine.start_case("slow", {}, STAFF)
+    assert engine.case(case_id)["data"]["checked"] is True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,12 @@ def accused_rows(engine: Engine, case_id: int) -> list[PetitionAccused]:
 
 
 def call(engine: Engine, name: str, case_id: int, data: Mapping[str, Any],
-         properties: Mapping[str, str] | None = None, now: datetime | None = None) -> Any:
-    """Calls a registered handler directly in a transaction of its own, as a service task would."""
+         properties: Mapping[str, str] | None = None, now: datetime | None = None,
+         hand_over: Callable[[str, str], None] | None = None) -> Any:
+    """Calls a registered handler directly in a transaction of its own, as a service task would; `hand_over`
+    receives what the handler hands to the person running the command (else the context's default)."""
     handler = registry.get(name)
     assert handler is not None, name
     with engine.db.write() as session:
         return handler(HandlerContext(case_id, dict(data), now or engine.clock.now(), "test", session,
-                                      dict(properties or {})))
+                                      dict(properties or {}), **({"hand_over": hand_over} if hand_over else {})))

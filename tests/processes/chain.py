@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from lxml import etree
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
 ORGANISATION = ROOT / "config" / "demo-organisation.toml"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 REGISTRATION = {
     "received_on": "2026-03-02", "channel": "letter", "source": "direct", "urgency": "normal",
@@ -33,6 +35,8 @@ REGISTRATION = {
     "accused": [{"name": "张某", "unit": "某街道城建办", "position": "主任", "party_member": "true"}],
     "real_name": "true", "real_name_verified": "true", "reporter_name": "李某", "reporter_contact": "13800000000",
 }
+
+TODAY = "today"  # an answer meaning the day the task is done: forms refuse dates later than that
 
 # Who works on each user task by default (demo organisation); scenarios override where the path differs.
 WORKER = {
@@ -64,18 +68,24 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Task_review_case_review": {"joint_review_case_review": "pass", "joint_review_case_review_opinion": "同意"},
     "Task_read_in_charge": {"reading_in_charge": "read", "reading_in_charge_opinion": "阅"},
     "Task_read_principal": {"reading_principal": "read", "reading_principal_opinion": "阅"},
-    "Task_notify_acceptance": {"acceptance_notice_method": "phone", "acceptance_notified_on": "2026-03-03"},
+    "Task_notify_acceptance": {"acceptance_notice_method": "phone", "acceptance_notified_on": TODAY},
     "Task_result_feedback": {"feedback_form": "individual", "feedback_method": "in_person",
-                             "feedback_on": "2026-04-10", "reporter_reaction": "satisfied"},
+                             "feedback_on": TODAY, "reporter_reaction": "satisfied"},
     "Task_anonymous_feedback": {"anonymous_feedback": "none"},
     "Task_close": {"close_summary": "已按程序办结"},
     "Task_request_extension": {"extension_days": "10", "extension_reason": "需调取银行流水，耗时较长"},
     "Task_approve_extension": {"extension_decision": "approved", "extension_opinion": "同意延期"},
     "Task_propose_clarification": {"clarification_method": "letter_or_meeting", "clarification_reason": "经查失实"},
     "Task_approve_clarification": {"clarification_decision": "approve", "clarification_opinion": "同意澄清"},
-    "Task_record_clarification": {"clarified_method": "letter_or_meeting", "clarified_on": "2026-05-06",
+    "Task_record_clarification": {"clarified_method": "letter_or_meeting", "clarified_on": TODAY,
                                   "clarification_record": "已向其所在单位党组织和本人当面澄清"},
 }
+
+
+def on_the_day(answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """`answers` with each TODAY replaced by the (Shanghai) date of `now`."""
+    day = now.astimezone(SHANGHAI).date().isoformat()
+    return {key: day if value == TODAY else value for key, value in answers.items()}
 
 
 class Chain:
@@ -94,7 +104,7 @@ class Chain:
         """Complete the case's open task `bpmn_id` as `by` with the default answers updated by `answers`."""
         task_id = self.engine.find_task(self.case_id, bpmn_id)
         actor = self.engine.actor(by or WORKER[bpmn_id])
-        self.engine.complete(task_id, actor, {**ANSWERS.get(bpmn_id, {}), **answers})
+        self.engine.complete(task_id, actor, on_the_day({**ANSWERS.get(bpmn_id, {}), **answers}, self.clock.now()))
 
     def open_tasks(self) -> list[str]:
         return sorted(item["bpmn_id"] for item in self.engine.work_items(self.case_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from chain import Chain
+from chain import TODAY, Chain
 
 from engine import FormErrors
 
@@ -69,15 +69,16 @@ def appeal_anonymous_preliminary_verification(chain: Chain) -> None:
 @scenario
 def suggestion_file_pending_public_feedback(chain: Chain) -> None:
     chain.start(real_name="false", channel="web")
-    code = chain.data["query_code"]
-    assert len(code) == 14 and chain.petition().query_code_hash  # shown once to the web reporter
+    # the code waits, encrypted, for the registrar's next page; the case knows only that one exists
+    assert chain.data["query_code_issued"] is True and "query_code" not in chain.data
+    assert chain.petition().query_code_hash.startswith("$argon2id$")
     chain.accept("suggestion")
     chain.sign_off(handling_department="township_group")
     chain.do("Task_investigate", by="tg_wu", disposal="file_pending")
     chain.do("Task_department_sign", by="tg_ma")
     chain.review()
     chain.do("Task_anonymous_feedback", anonymous_feedback="public")
-    chain.do("Task_public_feedback", public_feedback_scope="某街道机关干部大会", public_feedback_on="2026-04-20")
+    chain.do("Task_public_feedback", public_feedback_scope="某街道机关干部大会", public_feedback_on=TODAY)
     chain.close()
     assert chain.data["disposal"] == "file_pending"
 
@@ -91,7 +92,7 @@ def disposal_close_with_joint_feedback(chain: Chain) -> None:
     chain.handle(disposal="close", truthfulness="untrue")
     chain.review()
     chain.do("Task_result_feedback", feedback_form="joint")
-    chain.do("Task_joint_feedback", joint_departments="第一监督检查室、社会事务办", joint_feedback_on="2026-04-15")
+    chain.do("Task_joint_feedback", joint_departments="第一监督检查室、社会事务办", joint_feedback_on=TODAY)
     assert chain.open_tasks() == ["Task_close"]  # untrue but no clarification proposed
     chain.close()
 
@@ -185,6 +186,7 @@ def no_substance_not_accepted(chain: Chain) -> None:
 def duplicate_linked_and_filed(chain: Chain) -> None:
     chain.start()
     original = chain.data["registration_number"]
+    chain.clock.set(at("2026-03-03T09:00:00+08:00"))  # the second letter arrives the next day
     chain.start(summary="某街道城建办主任张某在工程招标中收受施工方的礼金", received_on="2026-03-03")
     candidates = chain.data["duplicate_candidates"]
     assert [c["registration_number"] for c in candidates] == [original] and candidates[0]["score"] >= 60
@@ -202,6 +204,7 @@ def duplicate_linked_and_filed(chain: Chain) -> None:
 @scenario
 def similar_item_confirmed_not_duplicate(chain: Chain) -> None:
     chain.start()
+    chain.clock.set(at("2026-03-04T09:00:00+08:00"))
     chain.start(received_on="2026-03-04")
     chain.do("Task_confirm_duplicate", is_duplicate="false", duplicate_note="同一人，另一事项")
     assert chain.open_tasks() == ["Task_classify"]
@@ -215,7 +218,7 @@ def higher_level_sealed_and_reported_upward(chain: Chain) -> None:
     chain.do("Task_report_principal", report_principal_opinion="报送上级纪委监委")
     # 5 working days from receipt (Mon 2 Mar): Tue … Mon 9 Mar.
     assert chain.due("Task_transfer_up") == at("2026-03-10T00:00:00+08:00")
-    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕1号", transferred_up_on="2026-03-05")
+    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕1号", transferred_up_on=TODAY)
     chain.close()
 
 
@@ -225,7 +228,7 @@ def accusing_the_principal_leader_goes_straight_up(chain: Chain) -> None:
     chain.do("Task_classify", category="accuses_principal")
     assert chain.data["sealed"] is True
     assert chain.open_tasks() == ["Task_transfer_up"]  # the principal leader never sees it
-    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕2号", transferred_up_on="2026-03-03")
+    chain.do("Task_transfer_up", transfer_document="区纪信〔2026〕2号", transferred_up_on=TODAY)
     chain.close()
 
 
@@ -234,7 +237,7 @@ def lower_level_transferred_and_followed_up(chain: Chain) -> None:
     chain.start()
     chain.do("Task_classify", category="lower_level")
     assert chain.data["sealed"] is False
-    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_down_on="2026-03-03")
+    chain.do("Task_transfer_down", lower_organ="某镇纪委", transferred_down_on=TODAY)
     chain.do("Task_lower_result", lower_level_result="accepted")
     chain.close()
 
@@ -416,7 +419,7 @@ def malicious_accusation_referred_upward_clarification_refused(chain: Chain) -> 
     _at_feedback(chain, disposal="close", truthfulness="untrue", clarification_proposed="true")
     chain.do("Task_result_feedback")
     chain.do("Task_propose_clarification", malicious_suspected="true")
-    chain.do("Task_refer_malicious", referral_to="市纪委监委", referral_on="2026-04-20")
+    chain.do("Task_refer_malicious", referral_to="市纪委监委", referral_on=TODAY)
     chain.do("Task_approve_clarification", clarification_decision="refuse", clarification_opinion="待上级认定后再议")
     chain.close()
     assert chain.data["referral_to"] == "市纪委监委"

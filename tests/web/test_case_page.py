@@ -141,6 +141,7 @@ def test_duplicates_are_linked_both_ways(client, engine, clock):
     first.start()
     original = first.data["registration_number"]
     second = Chain(engine, clock)
+    clock.set(datetime.fromisoformat("2026-03-03T09:00:00+08:00"))  # the second letter arrives the next day
     second.start(summary="某街道城建办主任张某在工程招标中收受施工方的礼金", received_on="2026-03-03")
     second.do("Task_confirm_duplicate", is_duplicate="true", duplicate_of=original)
     repeat = second.data["registration_number"]

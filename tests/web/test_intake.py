@@ -1,5 +1,6 @@
 """Intake page: every registration field, several accused, attachments, duplicates; bad input kept."""
 
+from datetime import datetime
 from io import BytesIO
 
 import sqlalchemy as sa
@@ -73,9 +74,11 @@ def test_only_petition_staff_register(client):
     assert 'href="/intake/new"' not in client.get("/tasks/").get_data(as_text=True)
 
 
-def test_possible_duplicates_are_shown_after_registering(client):
+def test_possible_duplicates_are_shown_after_registering(client, clock):
     login(client, "xf_wang")
     register(client)
+    clock.set(datetime.fromisoformat("2026-03-03T09:00:00+08:00"))  # the second letter arrives the next day
+    login(client, "xf_wang")  # a new working day, a new session
     case_id = register(client, received_on="2026-03-03")
     page = client.get(f"/intake/registered/{case_id}").get_data(as_text=True)
     assert "XF-2026-000002" in page
