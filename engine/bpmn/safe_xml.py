@@ -15,6 +15,7 @@ from defusedxml.ElementTree import fromstring as defused_fromstring
 from lxml import etree
 
 from engine.bpmn.expressions import to_python_expression, to_python_timer
+from engine.bpmn.library_messages import xml_message
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -29,7 +30,7 @@ _SAFE_PARSER = etree.XMLParser(
 
 
 class XmlRefused(Exception):
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int = 1) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -43,16 +44,21 @@ def load(content: bytes | str) -> etree._ElementTree:
     try:
         defused_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise XmlRefused(f"不允许 DOCTYPE、实体声明或外部引用（{type(exc).__name__}）") from exc
+        raise XmlRefused("不允许 DOCTYPE、实体声明或外部引用", _doctype_line(data)) from exc
     except Exception as exc:  # expat's ParseError: report through lxml below for a better line number
         del exc
     try:
         tree = etree.ElementTree(etree.fromstring(data, _SAFE_PARSER))
     except etree.XMLSyntaxError as exc:
-        raise XmlRefused(f"XML 格式错误：{exc.msg}", exc.lineno) from exc
+        raise XmlRefused(xml_message(exc.msg), exc.lineno or 1) from exc
     if tree.docinfo.doctype:
-        raise XmlRefused("不允许 DOCTYPE 声明")
+        raise XmlRefused("不允许 DOCTYPE 声明", _doctype_line(data))
     return tree
+
+
+def _doctype_line(data: bytes) -> int:
+    found = data.find(b"<!DOCTYPE")
+    return data[:found].count(b"\n") + 1 if found >= 0 else 1
 
 
 @dataclass(frozen=True)

@@ -82,10 +82,10 @@ LANED = process("bad", """
 # (diagram, element id the problem names, text on the problem's line, part of the message)
 BAD_DIAGRAMS = {
     "malformed-xml": (process("bad", '<bpmn:startEvent id="StartEvent_1">'), "-", "</bpmn:process>", "XML 格式错误"),
-    "xsd-unknown-attribute": (process("bad", '<bpmn:startEvent id="StartEvent_1" urgency="high" />'), "-",
-                              'urgency="high"', "不符合 BPMN 2.0 规范"),
-    "xsd-unknown-element": (process("bad", '<bpmn:startEvent id="StartEvent_1" />\n<bpmn:wormhole id="W" />'), "-",
-                            "<bpmn:wormhole", "不符合 BPMN 2.0 规范"),
+    "xsd-unknown-attribute": (process("bad", '<bpmn:startEvent id="StartEvent_1" urgency="high" />'),
+                              "StartEvent_1", 'urgency="high"', "元素 bpmn:startEvent 的属性 urgency 不允许出现"),
+    "xsd-unknown-element": (process("bad", '<bpmn:startEvent id="StartEvent_1" />\n<bpmn:wormhole id="W" />'), "W",
+                            "<bpmn:wormhole", "元素 bpmn:wormhole 不应出现在这里"),
     "unknown-called-element": (_flow('<bpmn:callActivity id="Call_missing" calledElement="nowhere" />',
                                      "Call_missing"), "Call_missing", 'id="Call_missing"', "“nowhere”不存在"),
     "condition-syntax": (_condition("${a &amp;&amp;}"), "Flow_cond", "<bpmn:conditionExpression", "语法错误"),
