@@ -156,10 +156,11 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--by", default="admin", show_default=True, help="who deploys (recorded)")
+@click.option("--force", is_flag=True, help="deploy even when a process id was deployed from a file of another name")
 @click.pass_context
-def deploy(ctx: click.Context, paths: tuple[Path, ...], by: str) -> None:
+def deploy(ctx: click.Context, paths: tuple[Path, ...], by: str, force: bool) -> None:
     """Validate and deploy BPMN files (folders: every *.bpmn in them)."""
-    for outcome in _engine(ctx).deploy(read_paths(list(paths)), by):
+    for outcome in _engine(ctx).deploy(read_paths(list(paths)), by, force):
         state = "新版本" if outcome.created else "未变化"
         click.echo(f"{outcome.process_id} v{outcome.version}（{state}）")
 

@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from engine.bpmn.budget import Budget, BudgetTransformer, LimitExceeded, Meter, unbounded_problems
 from engine.bpmn.camunda_text import to_python_expression, to_python_timer
+from engine.bpmn.library_messages import python_syntax_message
 
 __all__ = ["Budget", "ExpressionError", "LimitExceeded", "RestrictedEnvironment", "check", "to_python_expression",
            "to_python_timer"]
@@ -123,7 +124,7 @@ def _analyse(source: str, mode: str) -> _Analysis:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as err:
-        return _Analysis(None, ((err.lineno, f"语法错误：{err.msg}"),), ())
+        return _Analysis(None, ((err.lineno, python_syntax_message(err.msg)),), ())
     problems: set[_Problem] = set()
     assigned = []
     for node in ast.walk(tree):

@@ -143,3 +143,32 @@ def xml_message(text: str) -> str:
         if found:
             return "XML 格式错误：" + template.format(**found.groupdict())
     return "XML 格式错误：无法读取这个文件"
+
+
+_PYTHON_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^invalid syntax"), "写法无法识别"),
+    (re.compile(r"^'(?P<bracket>.)' was never closed"), "“{bracket}”没有配对的右括号"),
+    (re.compile(r"^unmatched '(?P<bracket>.)'"), "多出一个“{bracket}”"),
+    (re.compile(r"^closing parenthesis '(?P<close>.)' does not match opening parenthesis '(?P<open>.)'"),
+     "括号不配对：“{open}”与“{close}”"),
+    (re.compile(r"^unterminated (?:triple-quoted )?string literal"), "文字没有结束的引号"),
+    (re.compile(r"^expected '(?P<token>[^']+)'"), "此处缺少“{token}”"),
+    (re.compile(r"^unexpected indent"), "多余的缩进"),
+    (re.compile(r"^expected an indented block"), "此处需要缩进"),
+    (re.compile(r"^unindent does not match"), "缩进不一致"),
+    (re.compile(r"^'(?P<word>\w+)' outside (?:function|loop)"), "“{word}”只能用在函数或循环中"),
+    (re.compile(r"^cannot assign to"), "不能给这个对象赋值（比较请用 ==）"),
+    (re.compile(r"^invalid character '(?P<char>.)'"), "无效的字符“{char}”"),
+    (re.compile(r"^invalid decimal literal"), "无效的数字"),
+    (re.compile(r"^unexpected EOF"), "表达式不完整"),
+    (re.compile(r"^invalid non-printable character"), "有不可见的控制字符"),
+]
+
+
+def python_syntax_message(text: str) -> str:
+    """Python's SyntaxError text (scripts, and conditions after JUEL translation) in Chinese."""
+    for pattern, template in _PYTHON_RULES:
+        found = pattern.search(text or "")
+        if found:
+            return "语法错误：" + template.format(**found.groupdict())
+    return "语法错误"

@@ -23,7 +23,7 @@ FLOW_NODES = frozenset({
 _NEEDS_ID = FLOW_NODES | {"sequenceFlow", "lane", "process"}
 
 _DELEGATES = {
-    "class": "Java 类（camunda:class）",
+    "class": "调用 Java 类（camunda:class）",
     "delegateExpression": "委托表达式（camunda:delegateExpression）",
     "expression": "表达式服务任务（camunda:expression）",
 }
@@ -150,21 +150,30 @@ def _language_name(written: str) -> str:
     return _LANGUAGE_NAMES.get(written.strip().lower(), written.strip())
 
 
-def _languages(root: etree._Element) -> Iterator[Found]:
+def _foreign(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
+    """(node, message) for each expression or script written in a language the engine does not evaluate."""
     for process in root.iterfind("bpmn:process", NSMAP):
         for node in process.iter():
             if not isinstance(node.tag, str):
                 continue
             language = node.get("language")
             if language is not None and language.strip().lower() not in _CONDITION_LANGUAGES:
-                yield (node.sourceline, _owner_id(node),
-                       f"不支持的表达式语言 {_language_name(language)}（language=\"{language}\"）："
-                       "条件和定时器请用 JUEL（${…}）或 Python")
+                yield node, (f"不支持的表达式语言 {_language_name(language)}（language=\"{language}\"）："
+                             "条件和定时器请用 JUEL（${…}）或 Python")
             script_format = node.get("scriptFormat")
             if script_format is not None and script_format.strip().lower() not in _SCRIPT_LANGUAGES:
-                yield (node.sourceline, _owner_id(node),
-                       f"不支持的脚本语言 {_language_name(script_format)}（scriptFormat=\"{script_format}\"）："
-                       "脚本只能用 Python（scriptFormat=\"python\"）")
+                yield node, (f"不支持的脚本语言 {_language_name(script_format)}（scriptFormat=\"{script_format}\"）："
+                             "脚本只能用 Python（scriptFormat=\"python\"）")
+
+
+def foreign_language_ids(tree: etree._ElementTree) -> set[str]:
+    """Elements whose expressions are not checked as Python: their language is refused instead."""
+    return {_owner_id(node) for node, _ in _foreign(tree.getroot())}
+
+
+def _languages(root: etree._Element) -> Iterator[Found]:
+    for node, message in _foreign(root):
+        yield (node.sourceline, _owner_id(node), message)
 
 
 def _forms(root: etree._Element) -> Iterator[Found]:

@@ -110,13 +110,16 @@ def build_parser(files: Iterable[BpmnFile]) -> XinfangParser:
 
 
 def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: set[str],
-             helpers: set[str]) -> tuple[dict[str, BpmnFile], list[Problem]]:
+             helpers: set[str], users: set[str] | None = None) -> tuple[dict[str, BpmnFile], list[Problem]]:
+    """`users`: the organisation's active users, against which literal assignees and candidate users are
+    checked (None: not checked)."""
     parsed, problems = read_files(files)
     for bpmn_file in parsed.values():
         problems += [Problem(bpmn_file.name, *found) for found in refusals.problems(bpmn_file.tree)]
         problems += [Problem(bpmn_file.name, *found) for found in links.problems(bpmn_file.tree)]
         problems += _expression_problems(bpmn_file, helpers)
         problems += _routing_problems(bpmn_file, roles)
+        problems += _literal_user_problems(bpmn_file, users)
         problems += _handler_problems(bpmn_file, handlers)
         problems += _limits_problems(bpmn_file)
         problems += _reserved_id_problems(bpmn_file)
@@ -135,7 +138,10 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
 
 def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem]:
     problems = []
+    foreign = refusals.foreign_language_ids(bpmn_file.tree)
     for expression in bpmn_file.expressions:
+        if expression.element_id in foreign:
+            continue
         if not expression.source.strip():
             problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", "表达式为空"))
             continue
@@ -203,6 +209,23 @@ def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Proble
         if not routed and not lanes.get(task_id):
             problems.append(Problem(bpmn_file.name, task.sourceline, task_id,
                                     "用户任务没有指定泳道、候选角色、候选人或办理人，无人能办理"))
+    return problems
+
+
+def _literal_user_problems(bpmn_file: BpmnFile, users: set[str] | None) -> list[Problem]:
+    """A named person who is no user would leave the task to nobody (Camunda would wait for them forever)."""
+    if users is None:
+        return []
+    problems = []
+    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
+        for attribute in ("assignee", "candidateUsers"):
+            value = task.get(f"{{{CAMUNDA_NS}}}{attribute}") or ""
+            if "${" in value or "#{" in value:
+                continue
+            for name in filter(None, (part.strip() for part in value.split(","))):
+                if name not in users:
+                    problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "",
+                                            f"camunda:{attribute} 中的“{name}”不是系统中的在职用户"))
     return problems
 
 
