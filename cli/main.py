@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -134,6 +135,9 @@ def org_load(ctx: click.Context, path: Path | None, demo: bool) -> None:
     click.echo(f"已载入 {counts['roles']} 个角色、{counts['departments']} 个部门、{counts['users']} 个用户")
 
 
+_READ_ERRORS = {errno.ENOENT: "文件不存在", errno.EACCES: "没有读取权限", errno.EISDIR: "这是一个文件夹"}
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
@@ -144,7 +148,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
         try:
             contents[str(path)] = path.read_bytes()
         except OSError as exc:
-            problems.append(f"{path}:0: -: 无法读取文件：{exc.strerror}")
+            problems.append(f"{path}:1: -: 无法读取文件：{_READ_ERRORS.get(exc.errno, '无法访问')}")
     problems += [str(problem) for problem in _engine(ctx).validate(contents)]
     for line in problems:
         click.echo(line)

@@ -37,14 +37,15 @@ _XSD_RULES: list[tuple[re.Pattern[str], str]] = [
      "取值“{value}”无效（可选：{allowed}）"),
     (re.compile(r"Character content other than whitespace is not allowed"), "不能直接包含文字"),
     (re.compile(r"No matching global declaration available for the validation root"),
-     "根元素不是 bpmn:definitions，这不是 BPMN 2.0 文件"),
+     "不是 BPMN 2.0 的根元素 bpmn:definitions，这不是 BPMN 2.0 文件"),
 ]
 
 
 def _short(name: str) -> str:
+    """`{namespace}local` as the prefix the Modeler writes, or just `local` for a namespace it does not know."""
     for namespace, prefix in _NAMESPACES.items():
         name = name.replace(f"{{{namespace}}}", f"{prefix}:")
-    return name
+    return re.sub(r"\{[^}]*\}", "", name)
 
 
 def xsd_message(text: str) -> str:
@@ -59,8 +60,9 @@ def xsd_message(text: str) -> str:
         found = pattern.search(rest)
         if found:
             values = {key: _short(value) for key, value in found.groupdict().items()}
-            if "expected" in values:
-                values["expected"] = "、".join(part.strip() for part in values["expected"].split(","))
+            for listed in ("expected", "allowed"):  # "a, b" or "'a', 'b'" -> a、b
+                if listed in values:
+                    values[listed] = "、".join(part.strip(" '") for part in values[listed].split(","))
             detail = template.format(**values)
             return f"不符合 BPMN 2.0 规范：{where} {detail}"
     return f"不符合 BPMN 2.0 规范：{where} 的内容不合规"

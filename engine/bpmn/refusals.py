@@ -102,6 +102,8 @@ def _missing_ids(root: etree._Element) -> Iterator[Found]:
 
 
 def _non_executable(root: etree._Element) -> Iterator[Found]:
+    if root.tag == f"{{{BPMN_NS}}}definitions" and root.find("bpmn:process", NSMAP) is None:
+        yield (root.sourceline, root.get("id") or "", "文件中没有流程（bpmn:process），没有可部署的内容")
     for process in root.iterfind("bpmn:process", NSMAP):
         flag = process.get("isExecutable")
         if flag != "true":

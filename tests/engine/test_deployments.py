@@ -354,6 +354,21 @@ def test_redeploying_unchanged_content_is_a_no_op(eng, clock):
     assert len(_events(eng, "deploy")) == 1
 
 
+def test_a_process_id_deployed_from_another_file_is_refused_unless_forced(eng):
+    eng.deploy(files("chain.bpmn"), by="alice")
+    copy = {"copy.bpmn": read("chain.bpmn").replace('name="登记"', 'name="登记（二）"')}
+    with pytest.raises(ValidationFailed) as refused:
+        eng.deploy(copy, by="bob")
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.line, problem.element_id) == ("copy.bpmn", 5, "chain")
+    assert "已由文件 chain.bpmn 部署（第 1 版）" in problem.message and "--force" in problem.message
+    assert [d["version"] for d in eng.deployments()] == [1]
+    (outcome,) = eng.deploy(copy, by="bob", force=True)
+    assert (outcome.version, outcome.created) == (2, True)
+    (again,) = eng.deploy(copy, by="bob")  # now copy.bpmn owns the id
+    assert (again.version, again.created) == (2, False)
+
+
 def test_changed_content_gets_the_next_version_per_process(eng, clock):
     eng.deploy(files("chain.bpmn", "loop.bpmn"), by="alice")
     changed = read("chain.bpmn").replace('name="复核"', 'name="复核（新）"')
