@@ -138,6 +138,7 @@ class XinfangParser(CamundaParser):
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (_UserTaskParser, XinfangUserTask),
         full_tag("serviceTask"): (_ServiceTaskParser, HandlerServiceTask),
+        full_tag("sendTask"): (_ServiceTaskParser, HandlerServiceTask),  # Camunda runs a send task as a service task
         full_tag("manualTask"): (_ManualTaskParser, XinfangManualTask),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("startEvent"): (_StartEventParser, StartEvent),

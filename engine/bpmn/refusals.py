@@ -33,6 +33,9 @@ _UNSUPPORTED_ELEMENTS = {
     f"{{{BPMN_NS}}}complexGateway": "不支持复杂网关（bpmn:complexGateway）：请用排他、包容或并行网关",
     f"{{{BPMN_NS}}}dataStoreReference": "不支持数据存储（bpmn:dataStoreReference）：外部数据请用服务任务读写",
     f"{{{BPMN_NS}}}dataStore": "不支持数据存储（bpmn:dataStore）：外部数据请用服务任务读写",
+    f"{{{BPMN_NS}}}conditionalEventDefinition":
+        "不支持条件事件（bpmn:conditionalEventDefinition）：引擎不会在数据变化时重新计算条件，案件会一直等待；"
+        "请改用排他网关或消息事件",
     f"{{{BPMN_NS}}}compensateEventDefinition":
         "不支持补偿事件（bpmn:compensateEventDefinition）：撤销已办的工作请画成显式的流程路径",
     f"{{{CAMUNDA_NS}}}executionListener": "不支持执行监听器（camunda:executionListener）：请改用服务任务或脚本任务",
@@ -122,6 +125,10 @@ def _unsupported(root: etree._Element) -> Iterator[Found]:
         for attribute, what in _DELEGATES.items():
             if node.get(f"{{{CAMUNDA_NS}}}{attribute}") is not None:
                 yield (node.sourceline, _owner_id(node), f"不支持{what}：{_HANDLER_HINT}")
+        if node.tag == f"{{{BPMN_NS}}}messageEventDefinition" and _local(node.getparent()) in (
+                "endEvent", "intermediateThrowEvent"):
+            yield (node.sourceline, _owner_id(node.getparent()),
+                   "不支持消息抛出事件：消息由谁接收，图中无从得知；请改用服务任务（camunda:topic）调用处理函数")
         if node.get("isForCompensation") == "true":
             yield (node.sourceline, _owner_id(node), "不支持补偿处理任务（isForCompensation=\"true\"）")
         if node.get(f"{{{CAMUNDA_NS}}}caseRef") is not None:

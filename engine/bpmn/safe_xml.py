@@ -82,7 +82,8 @@ def _owner_id(node: etree._Element) -> str | None:
 
 
 def normalise(tree: etree._ElementTree) -> list[Expression]:
-    """Rewrite conditions and timers in place to Python, and list every expression the diagram holds."""
+    """Rewrite conditions and timers in place to Python, drop what Camunda ignores, and list every expression
+    the diagram holds."""
     found: list[Expression] = []
     root = tree.getroot()
     for node in root.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}condition"):
@@ -102,6 +103,11 @@ def normalise(tree: etree._ElementTree) -> list[Expression]:
         bare = re.fullmatch(r"\$\{\s*([A-Za-z_]\w*)\s*\}", collection or "")
         if bare:
             node.set(f"{{{CAMUNDA_NS}}}collection", bare.group(1))
+    # Camunda ignores data objects and their associations (documentation only); SpiffWorkflow would copy task
+    # data through them and fail on a name the task does not hold.
+    for tag in ("dataInputAssociation", "dataOutputAssociation", "dataObject", "dataObjectReference"):
+        for node in list(root.iter(f"{{{BPMN_NS}}}{tag}")):
+            node.getparent().remove(node)
     for node in root.iter(f"{{{BPMN_NS}}}script"):
         if node.text and node.text.strip():
             found.append(Expression(_owner_id(node), node.sourceline, "script", "exec", node.text, node.text))

@@ -254,7 +254,7 @@ def _limits_problems(bpmn_file: BpmnFile) -> list[Problem]:
 
 def _handler_problems(bpmn_file: BpmnFile, handlers: set[str]) -> list[Problem]:
     problems = []
-    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}serviceTask"):
+    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}serviceTask", f"{{{BPMN_NS}}}sendTask"):
         name = task.get(f"{{{CAMUNDA_NS}}}topic")
         if not name:
             problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "",

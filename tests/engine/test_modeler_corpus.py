@@ -69,6 +69,10 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_lane": Runs([("complete", "handle", {})], groups={"handle": ["petition_staff"]}),
     "mc_collaboration_black_box": Runs([("complete", "register", {})]),
     "mc_assignee_expression": Runs([("complete", "choose", {"officer": "li"})], status="running", open=["handle"]),
+    "mc_none_throw_event": Runs([("complete", "handle", {})]),
+    "mc_data_object": Runs([("complete", "handle", {})]),  # documentation only, as in Camunda
+    "mc_send_task": Runs(data={"stamped": True}),  # runs its handler, as a service task
+    "mc_escalation": Runs(data={"escalated": True}),
     # ---- refused ----
     "mc_refuse_java_class": Refused("call", "不支持调用 Java 类（camunda:class）"),
     "mc_refuse_delegate_expression": Refused("call", "不支持委托表达式（camunda:delegateExpression）"),
@@ -90,6 +94,8 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_complex_gateway": Refused("gw", "不支持复杂网关（bpmn:complexGateway）"),
     "mc_refuse_candidate_group_typo": Refused("handle", "未知的 Camunda 属性 camunda:candidateGroup"),
     "mc_refuse_implicit_split": Refused("handle", "任务有多条出线"),
+    "mc_refuse_conditional_catch": Refused("CondDef_1", "不支持条件事件（bpmn:conditionalEventDefinition）"),
+    "mc_refuse_message_end": Refused("end", "不支持消息抛出事件"),
     "mc_refuse_assignee_not_user": Refused("handle", "camunda:assignee 中的“zhang_nobody”不是系统中的在职用户"),
 }
 RUNS = sorted(name for name, entry in MANIFEST.items() if isinstance(entry, Runs))
