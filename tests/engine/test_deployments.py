@@ -120,6 +120,19 @@ BAD_DIAGRAMS = {
                             "被流程引擎保留"),
     "form-enum-without-values": (_form('<camunda:formField id="kind" label="类别" type="enum" />'), "Task_form",
                                  'id="Task_form"', "枚举字段没有可选项"),
+    "dangling-target": (_flow('<bpmn:task id="Task_x" />\n<bpmn:sequenceFlow id="Flow_x" sourceRef="Task_x" '
+                              'targetRef="Task_gone" />', "Task_x"), "Flow_x", 'id="Flow_x"',
+                        '顺序流的终点（targetRef="Task_gone"）不是同一流程中的元素'),
+    "unknown-message-ref": (_flow('<bpmn:intermediateCatchEvent id="Catch_x"><bpmn:messageEventDefinition '
+                                  'id="Def_x" messageRef="Message_gone" /></bpmn:intermediateCatchEvent>', "Catch_x"),
+                            "Def_x", 'id="Def_x"', '引用的消息（messageRef="Message_gone"）在文件中没有定义'),
+    "script-result-variable": (_flow('<bpmn:scriptTask id="Script_x" scriptFormat="python" camunda:resultVariable="r">'
+                                     '<bpmn:script>r = 1</bpmn:script></bpmn:scriptTask>', "Script_x"), "Script_x",
+                               'id="Script_x"', "不支持脚本返回值变量（camunda:resultVariable）"),
+    "form-ref": (_user_task('camunda:candidateGroups="petition_staff" camunda:formRef="register"'), "Task_x",
+                 'id="Task_x"', "不支持 Camunda Forms（camunda:formRef）"),
+    "cmmn-case-ref": (_flow('<bpmn:callActivity id="Call_x" camunda:caseRef="case_1" />', "Call_x"), "Call_x",
+                      'id="Call_x"', "不支持调用 CMMN 案例（camunda:caseRef）"),
 }
 
 
@@ -173,6 +186,12 @@ def test_validate_names_file_line_element_and_problem(eng, xml, element, needle,
         eng.deploy({"bad.bpmn": xml}, by="owner")
     assert [str(p) for p in refused.value.problems] == rendered
     assert _deployment_rows(eng) == []
+
+
+def test_two_files_defining_one_process_id_are_refused_naming_the_first(eng):
+    problems = eng.validate({"a.bpmn": read("chain.bpmn"), "b.bpmn": read("chain.bpmn")})
+    assert [(p.file, p.line, p.element_id, p.message) for p in problems] == [
+        ("b.bpmn", 5, "chain", "流程 id“chain”已在文件 a.bpmn 中定义")]
 
 
 def test_one_bad_file_refuses_the_whole_set(eng):
