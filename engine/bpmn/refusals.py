@@ -77,7 +77,7 @@ _SCRIPT_LANGUAGES = {"python"}
 
 def problems(tree: etree._ElementTree) -> list[Found]:
     root = tree.getroot()
-    return [*_missing_ids(root), *_non_executable(root), *_unsupported(root), *_languages(root),
+    return [*_camunda_8(root), *_missing_ids(root), *_non_executable(root), *_unsupported(root), *_languages(root),
             *_forms(root), *_references(root), *_unknown_camunda(root)]
 
 
@@ -102,6 +102,18 @@ def _missing_ids(root: etree._Element) -> Iterator[Found]:
                        "请在 Modeler 中给它一个 id")
             else:
                 yield (node.sourceline, "", f"元素 bpmn:{_local(node)} 没有 id：请在 Modeler 中给它一个 id")
+
+
+_MODELER_NS = "http://camunda.org/schema/modeler/1.0"
+_ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+
+
+def _camunda_8(root: etree._Element) -> Iterator[Found]:
+    """A Camunda 8 (Zeebe) diagram keeps its tasks, forms and conditions in another dialect (FEEL)."""
+    platform = root.get(f"{{{_MODELER_NS}}}executionPlatform")
+    if platform == "Camunda Cloud" or next(root.iter(f"{{{_ZEEBE_NS}}}*"), None) is not None:
+        yield (root.sourceline, root.get("id") or "",
+               "这是 Camunda 8（Zeebe）的流程图：本引擎使用 Camunda 7 的写法，请在 Modeler 中新建 Camunda 7 流程图")
 
 
 def _non_executable(root: etree._Element) -> Iterator[Found]:

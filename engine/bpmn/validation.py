@@ -145,6 +145,11 @@ def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem
         if not expression.source.strip():
             problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", "表达式为空"))
             continue
+        if expression.source.strip().startswith("="):
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                    f"不支持 FEEL 表达式（Camunda 8 的写法，以“=”开头）：{expression.source.strip()}；"
+                                    "请用 JUEL（${…}）"))
+            continue
         for error in check(expression.python, expression.mode, helpers):
             line = (expression.line or 0) + max((error.line or 1) - 1, 0)
             problems.append(Problem(bpmn_file.name, line, expression.element_id or "", error.message))

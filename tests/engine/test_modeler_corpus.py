@@ -96,6 +96,8 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_implicit_split": Refused("handle", "任务有多条出线"),
     "mc_refuse_conditional_catch": Refused("CondDef_1", "不支持条件事件（bpmn:conditionalEventDefinition）"),
     "mc_refuse_message_end": Refused("end", "不支持消息抛出事件"),
+    "mc_refuse_feel_unmarked": Refused("f_big", "不支持 FEEL 表达式（Camunda 8 的写法，以“=”开头）"),
+    "mc_refuse_camunda_8": Refused("Definitions_mc_refuse_camunda_8", "这是 Camunda 8（Zeebe）的流程图"),
     "mc_refuse_assignee_not_user": Refused("handle", "camunda:assignee 中的“zhang_nobody”不是系统中的在职用户"),
 }
 RUNS = sorted(name for name, entry in MANIFEST.items() if isinstance(entry, Runs))
