@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-_BPMN_PREFIX = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _NAMESPACES = {
     "http://www.omg.org/spec/BPMN/20100524/MODEL": "bpmn",
     "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",

@@ -10,9 +10,12 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP
+from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP, owner_id
 
 Found = tuple[int, str, str]
+
+_MODELER_NS = "http://camunda.org/schema/modeler/1.0"
+_ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 
 FLOW_NODES = frozenset({
     "task", "userTask", "manualTask", "serviceTask", "scriptTask", "sendTask", "receiveTask", "businessRuleTask",
@@ -85,14 +88,6 @@ def _local(node: etree._Element) -> str:
     return etree.QName(node).localname if isinstance(node.tag, str) else ""
 
 
-def _owner_id(node: etree._Element) -> str:
-    while node is not None:
-        if node.get("id"):
-            return node.get("id")
-        node = node.getparent()
-    return ""
-
-
 def _missing_ids(root: etree._Element) -> Iterator[Found]:
     for node in root.iter(f"{{{BPMN_NS}}}*"):
         if _local(node) in _NEEDS_ID and not (node.get("id") or "").strip():
@@ -102,10 +97,6 @@ def _missing_ids(root: etree._Element) -> Iterator[Found]:
                        "请在 Modeler 中给它一个 id")
             else:
                 yield (node.sourceline, "", f"元素 bpmn:{_local(node)} 没有 id：请在 Modeler 中给它一个 id")
-
-
-_MODELER_NS = "http://camunda.org/schema/modeler/1.0"
-_ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 
 
 def _camunda_8(root: etree._Element) -> Iterator[Found]:
@@ -133,24 +124,24 @@ def _unsupported(root: etree._Element) -> Iterator[Found]:
         if not isinstance(node.tag, str):
             continue
         if node.tag in _UNSUPPORTED_ELEMENTS:
-            yield (node.sourceline, _owner_id(node), _UNSUPPORTED_ELEMENTS[node.tag])
+            yield (node.sourceline, owner_id(node), _UNSUPPORTED_ELEMENTS[node.tag])
         for attribute, what in _DELEGATES.items():
             if node.get(f"{{{CAMUNDA_NS}}}{attribute}") is not None:
-                yield (node.sourceline, _owner_id(node), f"不支持{what}：{_HANDLER_HINT}")
+                yield (node.sourceline, owner_id(node), f"不支持{what}：{_HANDLER_HINT}")
         if node.tag == f"{{{BPMN_NS}}}messageEventDefinition" and _local(node.getparent()) in (
                 "endEvent", "intermediateThrowEvent"):
-            yield (node.sourceline, _owner_id(node.getparent()),
+            yield (node.sourceline, owner_id(node.getparent()),
                    "不支持消息抛出事件：消息由谁接收，图中无从得知；请改用服务任务（camunda:topic）调用处理函数")
         if node.get("isForCompensation") == "true":
-            yield (node.sourceline, _owner_id(node), "不支持补偿处理任务（isForCompensation=\"true\"）")
+            yield (node.sourceline, owner_id(node), "不支持补偿处理任务（isForCompensation=\"true\"）")
         if node.get(f"{{{CAMUNDA_NS}}}caseRef") is not None:
-            yield (node.sourceline, _owner_id(node), "不支持调用 CMMN 案例（camunda:caseRef）")
+            yield (node.sourceline, owner_id(node), "不支持调用 CMMN 案例（camunda:caseRef）")
         if _local(node) == "scriptTask":
             if node.get(f"{{{CAMUNDA_NS}}}resource") is not None:
-                yield (node.sourceline, _owner_id(node),
+                yield (node.sourceline, owner_id(node),
                        "不支持外部脚本文件（camunda:resource）：请把脚本写在图中，或写成处理函数")
             if node.get(f"{{{CAMUNDA_NS}}}resultVariable") is not None:
-                yield (node.sourceline, _owner_id(node),
+                yield (node.sourceline, owner_id(node),
                        "不支持脚本返回值变量（camunda:resultVariable）：请在脚本中直接给变量赋值")
 
 
@@ -159,11 +150,11 @@ def _unknown_camunda(root: etree._Element) -> Iterator[Found]:
         if not isinstance(node.tag, str):
             continue
         if node.tag.startswith(f"{{{CAMUNDA_NS}}}") and _local(node) not in _CAMUNDA_ELEMENTS:
-            yield (node.sourceline, _owner_id(node), f"未知的 Camunda 扩展元素 camunda:{_local(node)}（拼写错误？）")
+            yield (node.sourceline, owner_id(node), f"未知的 Camunda 扩展元素 camunda:{_local(node)}（拼写错误？）")
         for name in node.attrib:
             local = name[len(CAMUNDA_NS) + 2:] if name.startswith(f"{{{CAMUNDA_NS}}}") else None
             if local is not None and local not in _CAMUNDA_ATTRIBUTES:
-                yield (node.sourceline, _owner_id(node),
+                yield (node.sourceline, owner_id(node),
                        f"未知的 Camunda 属性 camunda:{local}（拼写错误？Camunda 和本引擎都会忽略它）")
 
 
@@ -189,12 +180,12 @@ def _foreign(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
 
 def foreign_language_ids(tree: etree._ElementTree) -> set[str]:
     """Elements whose expressions are not checked as Python: their language is refused instead."""
-    return {_owner_id(node) for node, _ in _foreign(tree.getroot())}
+    return {owner_id(node) for node, _ in _foreign(tree.getroot())}
 
 
 def _languages(root: etree._Element) -> Iterator[Found]:
     for node, message in _foreign(root):
-        yield (node.sourceline, _owner_id(node), message)
+        yield (node.sourceline, owner_id(node), message)
 
 
 def _forms(root: etree._Element) -> Iterator[Found]:
@@ -242,4 +233,4 @@ def _references(root: etree._Element) -> Iterator[Found]:
         for node in root.iter(f"{{{BPMN_NS}}}*"):
             value = node.get(ref)
             if value is not None and value not in declared.get(kind, set()):
-                yield (node.sourceline, _owner_id(node), f"引用的{what}（{ref}=\"{value}\"）在文件中没有定义")
+                yield (node.sourceline, owner_id(node), f"引用的{what}（{ref}=\"{value}\"）在文件中没有定义")

@@ -73,12 +73,13 @@ class Expression:
     python: str  # what the engine evaluates
 
 
-def _owner_id(node: etree._Element) -> str | None:
+def owner_id(node: etree._Element) -> str:
+    """The id of the node or of its nearest ancestor that has one ("" if none has)."""
     while node is not None:
         if node.get("id"):
             return node.get("id")
         node = node.getparent()
-    return None
+    return ""
 
 
 def normalise(tree: etree._ElementTree) -> list[Expression]:
@@ -89,13 +90,13 @@ def normalise(tree: etree._ElementTree) -> list[Expression]:
     for node in root.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}condition"):
         if node.text and node.text.strip():
             python = to_python_expression(node.text.strip())
-            found.append(Expression(_owner_id(node), node.sourceline, "condition", "eval", node.text, python))
+            found.append(Expression(owner_id(node), node.sourceline, "condition", "eval", node.text, python))
             node.text = python
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
             source = (node.text or "").strip()
             python = to_python_timer(source)
-            found.append(Expression(_owner_id(node), node.sourceline, tag, "eval", source, python))
+            found.append(Expression(owner_id(node), node.sourceline, tag, "eval", source, python))
             node.text = python
     for node in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
         # Camunda writes the collection as an expression, SpiffWorkflow reads it as a variable name.
@@ -110,7 +111,7 @@ def normalise(tree: etree._ElementTree) -> list[Expression]:
             node.getparent().remove(node)
     for node in root.iter(f"{{{BPMN_NS}}}script"):
         if node.text and node.text.strip():
-            found.append(Expression(_owner_id(node), node.sourceline, "script", "exec", node.text, node.text))
+            found.append(Expression(owner_id(node), node.sourceline, "script", "exec", node.text, node.text))
     for node in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
         # Camunda Modeler's generated forms carry no formKey, and SpiffWorkflow reads formData only with one.
         has_form = node.find(".//camunda:formData", NSMAP) is not None
