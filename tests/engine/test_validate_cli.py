@@ -47,6 +47,13 @@ INPUTS: dict[str, bytes] = {
     <bpmn:sequenceFlow id="f2" sourceRef="x" targetRef="e" />
     <bpmn:endEvent id="e" />""").encode(),
     "only-definitions": (HEAD + TAIL).encode(),
+    "multi-instance-without-collection": process("bad", """<bpmn:startEvent id="s" />
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review" />
+    <bpmn:userTask id="review" camunda:candidateGroups="petition_staff">
+      <bpmn:multiInstanceLoopCharacteristics />
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="e" />
+    <bpmn:endEvent id="e" />""").encode(),
 }
 
 
