@@ -96,3 +96,18 @@ def test_validate_names_unreadable_paths_and_checks_the_rest(database, tmp_path)
                          f"{tmp_path}:1: -: 无法读取文件：这是一个文件夹"]
     line = line_of(INPUTS["no-start-event"].decode(), '<bpmn:process id="bad"')
     assert lines[2:] == [f"{good}:{line}: bad: 流程无法解析：流程没有开始事件"]
+
+
+def test_deploy_refuses_a_process_id_from_another_file_until_forced(database, tmp_path):
+    first, second = tmp_path / "first.bpmn", tmp_path / "second.bpmn"
+    first.write_text(process("shared", '<bpmn:startEvent id="s" />'), encoding="utf-8")
+    second.write_text(process("shared", '<bpmn:startEvent id="s" name="改过" />'), encoding="utf-8")
+
+    def deploy(*options):
+        run = CliRunner().invoke(cli.main.main, ["--database-url", database.url, "deploy", *options])
+        return run.exit_code, run.output.strip()
+
+    assert deploy(str(first)) == (0, "shared v1（新版本）")
+    code, output = deploy(str(second))
+    assert code == 1 and "second.bpmn:6: shared: 流程 id“shared”已由文件 first.bpmn 部署（第 1 版）" in output
+    assert deploy("--force", str(second)) == (0, "shared v2（新版本）")
