@@ -212,8 +212,9 @@ def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Proble
                     problems.append(Problem(bpmn_file.name, task.sourceline, task_id, f"候选角色“{group}”不存在"))
         routed = groups or task.get(f"{{{CAMUNDA_NS}}}candidateUsers") or task.get(f"{{{CAMUNDA_NS}}}assignee")
         if not routed and not lanes.get(task_id):
+            kind = "手工任务" if task.tag == f"{{{BPMN_NS}}}manualTask" else "用户任务"
             problems.append(Problem(bpmn_file.name, task.sourceline, task_id,
-                                    "用户任务没有指定泳道、候选角色、候选人或办理人，无人能办理"))
+                                    f"{kind}没有指定泳道、候选角色、候选人或办理人，无人能办理"))
     return problems
 
 

@@ -98,6 +98,7 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_message_end": Refused("end", "不支持消息抛出事件"),
     "mc_refuse_feel_unmarked": Refused("f_big", "不支持 FEEL 表达式（Camunda 8 的写法，以“=”开头）"),
     "mc_refuse_camunda_8": Refused("Definitions_mc_refuse_camunda_8", "这是 Camunda 8（Zeebe）的流程图"),
+    "mc_refuse_manual_task_nobody": Refused("sign", "手工任务没有指定泳道、候选角色、候选人或办理人，无人能办理"),
     "mc_refuse_assignee_not_user": Refused("handle", "camunda:assignee 中的“zhang_nobody”不是系统中的在职用户"),
 }
 RUNS = sorted(name for name, entry in MANIFEST.items() if isinstance(entry, Runs))
