@@ -119,6 +119,13 @@ class _Analysis(NamedTuple):
 
 @functools.lru_cache(maxsize=4096)
 def _analyse(source: str, mode: str) -> _Analysis:
+    try:
+        return _analyse_text(source, mode)
+    except (RecursionError, MemoryError):  # Python's parser and compiler give up on very deep nesting
+        return _Analysis(None, ((1, "表达式嵌套过深：请拆成几步（脚本任务或处理函数）"),), ())
+
+
+def _analyse_text(source: str, mode: str) -> _Analysis:
     # Leading whitespace would be an IndentationError; dedent keeps script line numbers intact.
     source = source.strip() if mode == "eval" else textwrap.dedent(source)
     try:

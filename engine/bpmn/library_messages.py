@@ -162,6 +162,7 @@ _PYTHON_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^invalid character '(?P<char>.)'"), "无效的字符“{char}”"),
     (re.compile(r"^invalid decimal literal"), "无效的数字"),
     (re.compile(r"^unexpected EOF"), "表达式不完整"),
+    (re.compile(r"^too many nested parentheses"), "括号嵌套过深"),
     (re.compile(r"^invalid non-printable character"), "有不可见的控制字符"),
 ]
 

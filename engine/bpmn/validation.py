@@ -248,7 +248,7 @@ def _limits_problems(bpmn_file: BpmnFile) -> list[Problem]:
         try:
             tree = ast.parse(expression.python.strip() if expression.mode == "eval" else expression.python,
                              mode=expression.mode)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError):
             continue  # reported by _expression_problems
         for node in ast.walk(tree):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)

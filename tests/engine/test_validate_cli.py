@@ -47,6 +47,16 @@ INPUTS: dict[str, bytes] = {
     <bpmn:sequenceFlow id="f2" sourceRef="x" targetRef="e" />
     <bpmn:endEvent id="e" />""").encode(),
     "only-definitions": (HEAD + TAIL).encode(),
+    **{f"deep-expression-{index}": process("bad", f"""<bpmn:startEvent id="s" />
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g" />
+    <bpmn:exclusiveGateway id="g" default="f3" />
+    <bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="e">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{text}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f3" sourceRef="g" targetRef="e" />
+    <bpmn:endEvent id="e" />""").encode() for index, text in enumerate([
+        "-" * 20000 + "1", "(" * 300 + "1" + ")" * 300, "${" + "not " * 5000 + "a}", "a" + ".b" * 20000,
+        "1+" * 20000 + "1"])},
     "multi-instance-without-collection": process("bad", """<bpmn:startEvent id="s" />
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review" />
     <bpmn:userTask id="review" camunda:candidateGroups="petition_staff">
