@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -136,6 +137,9 @@ def org_load(ctx: click.Context, path: Path | None, demo: bool) -> None:
     click.echo(f"已载入 {counts['roles']} 个角色、{counts['departments']} 个部门、{counts['users']} 个用户")
 
 
+_READ_ERRORS = {errno.ENOENT: "文件不存在", errno.EACCES: "没有读取权限", errno.EISDIR: "这是一个文件夹"}
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
@@ -146,7 +150,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
         try:
             contents[str(path)] = path.read_bytes()
         except OSError as exc:
-            problems.append(f"{path}:0: -: 无法读取文件：{exc.strerror}")
+            problems.append(f"{path}:1: -: 无法读取文件：{_READ_ERRORS.get(exc.errno, '无法访问')}")
     problems += [str(problem) for problem in _engine(ctx).validate(contents)]
     for line in problems:
         click.echo(line)
@@ -158,10 +162,11 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--by", default="admin", show_default=True, help="who deploys (recorded)")
+@click.option("--force", is_flag=True, help="deploy even when a process id was deployed from a file of another name")
 @click.pass_context
-def deploy(ctx: click.Context, paths: tuple[Path, ...], by: str) -> None:
+def deploy(ctx: click.Context, paths: tuple[Path, ...], by: str, force: bool) -> None:
     """Validate and deploy BPMN and DMN files (folders: every *.bpmn and *.dmn in them)."""
-    for outcome in _engine(ctx).deploy(read_paths(list(paths)), by):
+    for outcome in _engine(ctx).deploy(read_paths(list(paths)), by, force):
         state = "新版本" if outcome.created else "未变化"
         click.echo(f"{outcome.process_id} v{outcome.version}（{state}）")
 

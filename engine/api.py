@@ -57,7 +57,7 @@ from engine.secrets.keys import Keyring, default_key_file, load_keyring
 from engine.store import schema
 from engine.store.backup import BackupFailed, backup, restore
 from engine.store.db import Database, instance_folder
-from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, WorkItem
+from engine.store.models import CalendarDay, Case, Deployment, Event, Incident, Timer, User, WorkItem
 from engine.timing.calendar import SHANGHAI, DayOverride, WorkingCalendar, expression_helpers, parse_schedule
 from engine.timing.clock import Clock, FakeClock, SystemClock
 
@@ -144,17 +144,22 @@ class Engine:
         # `limits` (the process's properties) is bound per task by the script engine, like the helpers.
         return set(expression_helpers(WorkingCalendar(), self.clock.now)) | {"limits"}
 
+    def _user_names(self) -> set[str]:
+        with self.db.read() as session:
+            return set(session.scalars(sa.select(User.name).where(User.active.is_(True))))
+
     def validate(self, files: Mapping[str, bytes | str]) -> list[Problem]:
         helpers = self._expression_names()
-        return validate(files, self.roles(max_age=0), self.handlers.names(), helpers)[1]
+        return validate(files, self.roles(max_age=0), self.handlers.names(), helpers, self._user_names())[1]
 
-    def deploy(self, files: Mapping[str, bytes | str], by: str) -> list[DeployOutcome]:
+    def deploy(self, files: Mapping[str, bytes | str], by: str, force: bool = False) -> list[DeployOutcome]:
+        """`force`: also when a process id was deployed before from a file of another name."""
         helpers = self._expression_names()
-        parsed, problems = validate(files, self.roles(max_age=0), self.handlers.names(), helpers)
+        parsed, problems = validate(files, self.roles(max_age=0), self.handlers.names(), helpers, self._user_names())
         if problems:
             raise ValidationFailed(problems)
         with self.db.write() as session:
-            outcomes = deployments.store(session, parsed, by, self.clock.now())
+            outcomes = deployments.store(session, parsed, by, self.clock.now(), force)
         # After the deployment committed, in transactions of their own (each idempotent, so deploying the
         # same content again repairs a schedule that a crash in between left out).
         for process_id in sorted(deployments.timer_started(parsed) & {o.process_id for o in outcomes}):

@@ -24,7 +24,10 @@ _CYCLE = re.compile(rf"R\d*/{_PART}(?:/{_PART})?")
 
 def to_python_expression(text: str) -> str:
     """Translate a Camunda (JUEL) expression or composite text to Python; valid Python comes back unchanged."""
-    return juel.to_python(text)
+    try:
+        return juel.to_python(text)
+    except (RecursionError, MemoryError):  # nested too deep to translate: left as written, the check refuses it
+        return text
 
 
 def to_python_timer(text: str) -> str:

@@ -21,7 +21,7 @@ from engine import audit
 from engine.bpmn import decisions
 from engine.bpmn.decisions import DmnFile
 from engine.bpmn.forms import FormField
-from engine.bpmn.safe_xml import BPMN_NS
+from engine.bpmn.safe_xml import BPMN_NS, load
 from engine.bpmn.validation import BpmnFile, Problem, build_parser, read_files
 from engine.store.models import Deployment
 
@@ -82,11 +82,31 @@ def content_hash(files: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now: datetime) -> list[DeployOutcome]:
-    """Store a new version of each executable process whose files changed; unchanged content is a no-op.
+def _owner_file(deployment: Deployment) -> str:
+    """The file of a deployment that defines its process (the others are the files of called processes)."""
+    for name, text in deployment.files.items():
+        processes = load(text).getroot().iter(f"{{{BPMN_NS}}}process")
+        if any(process.get("id") == deployment.process_id for process in processes):
+            return name
+    return ""
 
-    A `.dmn` file no deployed process calls would be stored nowhere: it is refused, not dropped silently.
-    """
+
+def _taken_ids(bpmn_file: BpmnFile, process_id: str, latest: Deployment) -> Problem | None:
+    owner = _owner_file(latest)
+    if owner == bpmn_file.name:
+        return None
+    line = next((p.sourceline for p in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process")
+                 if p.get("id") == process_id), 1)
+    return Problem(bpmn_file.name, line, process_id,
+                   f"流程 id“{process_id}”已由文件 {owner} 部署（第 {latest.version} 版），本文件会成为它的新版本；"
+                   "若确是同一流程换了文件名，请确认后强制部署（xinfang deploy --force），否则请换一个流程 id")
+
+
+def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now: datetime,
+          force: bool = False) -> list[DeployOutcome]:
+    """Store a new version of each executable process whose files changed; unchanged content is a no-op.
+    A process id deployed from another file is refused unless `force`: two diagrams would share versions.
+    A `.dmn` file no deployed process calls would be stored nowhere: it is refused, not dropped silently."""
     bundles = {process_id: _bundle(parsed, process_id)
                for bpmn_file in parsed.values() for process_id in bpmn_file.process_ids(executable_only=True)}
     stored = {name for files in bundles.values() for name in files}
@@ -94,7 +114,7 @@ def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now:
               for name, dmn in parsed.items() if isinstance(dmn, DmnFile) and name not in stored]
     if unused:
         raise ValidationFailed(unused)
-    outcomes = []
+    outcomes, taken = [], []
     for bpmn_file in parsed.values():
         for process_id in bpmn_file.process_ids(executable_only=True):
             files = bundles[process_id]
@@ -103,6 +123,10 @@ def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now:
                 sa.select(Deployment).where(Deployment.process_id == process_id)
                 .order_by(Deployment.version.desc()).limit(1)
             ).first()
+            problem = _taken_ids(bpmn_file, process_id, latest) if latest is not None and not force else None
+            if problem:
+                taken.append(problem)
+                continue
             if latest is not None and latest.content_hash == digest:
                 outcomes.append(DeployOutcome(process_id, latest.version, latest.id, False))
                 continue
@@ -117,6 +141,8 @@ def store(session: Session, parsed: dict[str, BpmnFile | DmnFile], by: str, now:
                          payload={"process_id": process_id, "version": deployment.version, "hash": digest,
                                   "files": sorted(files)})
             outcomes.append(DeployOutcome(process_id, deployment.version, deployment.id, True))
+    if taken:
+        raise ValidationFailed(taken)
     return outcomes
 
 

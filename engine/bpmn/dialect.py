@@ -1,7 +1,9 @@
 """The Camunda 7 dialect the engine understands, on top of SpiffWorkflow's CamundaParser.
 
 SpiffWorkflow ignores candidate groups/users, assignee, due and follow-up dates and priority, and has no
-dispatch for service tasks that is safe to use; we read those here and keep them on the task spec.
+dispatch for service tasks that is safe to use; we read those here and keep them on the task spec. A manual
+task is a work item routed like a user task (without a form); a plain `bpmn:task` passes straight on, as in
+Camunda, instead of waiting for someone nobody names.
 Specs are parsed from the stored XML per deployment and never serialised, so extra attributes are safe.
 """
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask, StartEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
@@ -44,6 +46,17 @@ class XinfangUserTask(UserTask):
     xinfang_form: Form
 
 
+class XinfangManualTask(ManualTask):
+    routing: UserTaskRouting
+    xinfang_form: Form = Form()
+
+
+class PassThroughTask(NoneTask):
+    def __init__(self, wf_spec, bpmn_id, **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
+
+
 class HandlerServiceTask(ServiceTask):
     """A service task that calls a registered handler function (`camunda:topic`)."""
 
@@ -62,21 +75,31 @@ def _camunda(node, name: str) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
+def _routing(node, properties: dict[str, str]) -> UserTaskRouting:
+    return UserTaskRouting(
+        candidate_groups=_camunda(node, "candidateGroups"),
+        candidate_users=_camunda(node, "candidateUsers"),
+        assignee=_camunda(node, "assignee"),
+        due_date=_camunda(node, "dueDate"),
+        follow_up_date=_camunda(node, "followUpDate"),
+        priority=_camunda(node, "priority"),
+        department=properties.get("department"),
+        properties=properties,
+    )
+
+
 class _UserTaskParser(UserTaskParser):
     def create_task(self):
         task = super().create_task()
-        properties = self.parse_extensions()
-        task.routing = UserTaskRouting(
-            candidate_groups=_camunda(self.node, "candidateGroups"),
-            candidate_users=_camunda(self.node, "candidateUsers"),
-            assignee=_camunda(self.node, "assignee"),
-            due_date=_camunda(self.node, "dueDate"),
-            follow_up_date=_camunda(self.node, "followUpDate"),
-            priority=_camunda(self.node, "priority"),
-            department=properties.get("department"),
-            properties=properties,
-        )
+        task.routing = _routing(self.node, self.parse_extensions())
         task.xinfang_form = form_from_spiff(task.form)
+        return task
+
+
+class _ManualTaskParser(CamundaTaskParser):
+    def create_task(self):
+        task = super().create_task()
+        task.routing = _routing(self.node, self.parse_extensions())
         return task
 
 
@@ -130,6 +153,9 @@ class XinfangParser(CamundaParser):
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (_UserTaskParser, XinfangUserTask),
         full_tag("serviceTask"): (_ServiceTaskParser, HandlerServiceTask),
+        full_tag("sendTask"): (_ServiceTaskParser, HandlerServiceTask),  # Camunda runs a send task as a service task
+        full_tag("manualTask"): (_ManualTaskParser, XinfangManualTask),
+        full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("startEvent"): (_StartEventParser, StartEvent),
         full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
     }

@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from engine.bpmn.budget import Budget, BudgetTransformer, LimitExceeded, Meter, unbounded_problems
 from engine.bpmn.camunda_text import to_python_expression, to_python_timer
+from engine.bpmn.library_messages import python_syntax_message
 
 __all__ = ["Budget", "ExpressionError", "LimitExceeded", "RestrictedEnvironment", "check", "to_python_expression",
            "to_python_timer"]
@@ -118,12 +119,19 @@ class _Analysis(NamedTuple):
 
 @functools.lru_cache(maxsize=4096)
 def _analyse(source: str, mode: str) -> _Analysis:
+    try:
+        return _analyse_text(source, mode)
+    except (RecursionError, MemoryError):  # Python's parser and compiler give up on very deep nesting
+        return _Analysis(None, ((1, "表达式嵌套过深：请拆成几步（脚本任务或处理函数）"),), ())
+
+
+def _analyse_text(source: str, mode: str) -> _Analysis:
     # Leading whitespace would be an IndentationError; dedent keeps script line numbers intact.
     source = source.strip() if mode == "eval" else textwrap.dedent(source)
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as err:
-        return _Analysis(None, ((err.lineno, f"语法错误：{err.msg}"),), ())
+        return _Analysis(None, ((err.lineno, python_syntax_message(err.msg)),), ())
     problems: set[_Problem] = set()
     assigned = []
     for node in ast.walk(tree):

@@ -15,6 +15,7 @@ from defusedxml.ElementTree import fromstring as defused_fromstring
 from lxml import etree
 
 from engine.bpmn.expressions import to_python_expression, to_python_timer
+from engine.bpmn.library_messages import xml_message
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -29,7 +30,7 @@ _SAFE_PARSER = etree.XMLParser(
 
 
 class XmlRefused(Exception):
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int = 1) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -43,16 +44,21 @@ def load(content: bytes | str) -> etree._ElementTree:
     try:
         defused_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise XmlRefused(f"不允许 DOCTYPE、实体声明或外部引用（{type(exc).__name__}）") from exc
+        raise XmlRefused("不允许 DOCTYPE、实体声明或外部引用", _doctype_line(data)) from exc
     except Exception as exc:  # expat's ParseError: report through lxml below for a better line number
         del exc
     try:
         tree = etree.ElementTree(etree.fromstring(data, _SAFE_PARSER))
     except etree.XMLSyntaxError as exc:
-        raise XmlRefused(f"XML 格式错误：{exc.msg}", exc.lineno) from exc
+        raise XmlRefused(xml_message(exc.msg), exc.lineno or 1) from exc
     if tree.docinfo.doctype:
-        raise XmlRefused("不允许 DOCTYPE 声明")
+        raise XmlRefused("不允许 DOCTYPE 声明", _doctype_line(data))
     return tree
+
+
+def _doctype_line(data: bytes) -> int:
+    found = data.find(b"<!DOCTYPE")
+    return data[:found].count(b"\n") + 1 if found >= 0 else 1
 
 
 @dataclass(frozen=True)
@@ -67,28 +73,30 @@ class Expression:
     python: str  # what the engine evaluates
 
 
-def _owner_id(node: etree._Element) -> str | None:
+def owner_id(node: etree._Element) -> str:
+    """The id of the node or of its nearest ancestor that has one ("" if none has)."""
     while node is not None:
         if node.get("id"):
             return node.get("id")
         node = node.getparent()
-    return None
+    return ""
 
 
 def normalise(tree: etree._ElementTree) -> list[Expression]:
-    """Rewrite conditions and timers in place to Python, and list every expression the diagram holds."""
+    """Rewrite conditions and timers in place to Python, drop what Camunda ignores, and list every expression
+    the diagram holds."""
     found: list[Expression] = []
     root = tree.getroot()
     for node in root.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}condition"):
         if node.text and node.text.strip():
             python = to_python_expression(node.text.strip())
-            found.append(Expression(_owner_id(node), node.sourceline, "condition", "eval", node.text, python))
+            found.append(Expression(owner_id(node), node.sourceline, "condition", "eval", node.text, python))
             node.text = python
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
             source = (node.text or "").strip()
             python = to_python_timer(source)
-            found.append(Expression(_owner_id(node), node.sourceline, tag, "eval", source, python))
+            found.append(Expression(owner_id(node), node.sourceline, tag, "eval", source, python))
             node.text = python
     for node in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
         # Camunda writes the collection as an expression, SpiffWorkflow reads it as a variable name.
@@ -96,9 +104,14 @@ def normalise(tree: etree._ElementTree) -> list[Expression]:
         bare = re.fullmatch(r"\$\{\s*([A-Za-z_]\w*)\s*\}", collection or "")
         if bare:
             node.set(f"{{{CAMUNDA_NS}}}collection", bare.group(1))
+    # Camunda ignores data objects and their associations (documentation only); SpiffWorkflow would copy task
+    # data through them and fail on a name the task does not hold.
+    for tag in ("dataInputAssociation", "dataOutputAssociation", "dataObject", "dataObjectReference"):
+        for node in list(root.iter(f"{{{BPMN_NS}}}{tag}")):
+            node.getparent().remove(node)
     for node in root.iter(f"{{{BPMN_NS}}}script"):
         if node.text and node.text.strip():
-            found.append(Expression(_owner_id(node), node.sourceline, "script", "exec", node.text, node.text))
+            found.append(Expression(owner_id(node), node.sourceline, "script", "exec", node.text, node.text))
     for node in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
         # Camunda Modeler's generated forms carry no formKey, and SpiffWorkflow reads formData only with one.
         has_form = node.find(".//camunda:formData", NSMAP) is not None

@@ -1,8 +1,10 @@
 """Everything checked before a set of BPMN files may be deployed.
 
-One problem per line as `FILE:LINE: ELEMENT-ID: message`, never a traceback: hostile or malformed XML,
-BPMN XSD, unresolvable processes and call activities, expressions (compiled restricted), timers,
-roles of lanes and candidate groups, handlers of service tasks, and user-task forms.
+One pass that reports every problem at once, one per line as `FILE:LINE: ELEMENT-ID: message` in Chinese,
+never a traceback: hostile or malformed XML, BPMN XSD, what the engine refuses of the Camunda dialect
+(engine/bpmn/refusals.py), link events, unresolvable processes and call activities, expressions (compiled
+restricted) and their languages, timers, roles of lanes and candidate groups, handlers of service tasks,
+user-task forms, and whatever SpiffWorkflow's own parser still objects to.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import assignment_rules, attachment_purposes, case_fields, decisions, io_mapping
+from engine.bpmn import assignment_rules, attachment_purposes, case_fields, decisions, io_mapping, links, refusals
 from engine.bpmn.decisions import DmnFile
 from engine.bpmn.dialect import XinfangParser, XinfangUserTask
 from engine.bpmn.expressions import check
 from engine.bpmn.form_checks import form_problems, shared_key_problems
+from engine.bpmn.library_messages import spiff_message, xsd_message
 from engine.bpmn.safe_xml import BPMN_NS, CAMUNDA_NS, NSMAP, Expression, XmlRefused, line_index, load, normalise
 from engine.org.organisation import role_for_lane
 from engine.timing.cron import CronRefused, looks_like_cron
@@ -73,10 +76,10 @@ def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile | D
             tree = load(content)
             text = content.decode("utf-8") if isinstance(content, bytes) else content
         except XmlRefused as refused:
-            problems.append(Problem(name, refused.line or 0, "", refused.message))
+            problems.append(Problem(name, refused.line, "", refused.message))
             continue
         except UnicodeDecodeError:
-            problems.append(Problem(name, 0, "", "文件不是 UTF-8 编码"))
+            problems.append(Problem(name, 1, "", "文件不是 UTF-8 编码"))
             continue
         if decisions.is_dmn(tree):
             errors = decisions.schema_errors(tree)
@@ -84,15 +87,26 @@ def read_files(files: Mapping[str, bytes | str]) -> tuple[dict[str, BpmnFile | D
             if not errors:
                 parsed[name] = decisions.read(name, text, tree)
             continue
-        schema = _xsd()
-        schema.preprocess(tree)
-        if not schema.validator.validate(tree):
-            problems.extend(Problem(name, error.line, "", f"不符合 BPMN 2.0 规范：{error.message}")
-                            for error in schema.validator.error_log)
-            continue
+        problems += _schema_problems(name, tree)
         expressions = normalise(tree) + io_mapping.expressions(tree)
+        links.join(tree)
         parsed[name] = BpmnFile(name, text, tree, line_index(tree), expressions)
     return parsed, problems
+
+
+def _schema_problems(name: str, tree: etree._ElementTree) -> list[Problem]:
+    """XSD errors, each named by the element on its line: the file is still checked further, so that one
+    pass reports everything."""
+    schema = _xsd()
+    schema.preprocess(tree)
+    if schema.validator.validate(tree):
+        return []
+    on_line: dict[int, str] = {}
+    for node in tree.getroot().iter():
+        if isinstance(node.tag, str) and node.get("id"):
+            on_line.setdefault(node.sourceline, node.get("id"))
+    return [Problem(name, error.line, on_line.get(error.line, ""), xsd_message(error.message))
+            for error in schema.validator.error_log]
 
 
 def build_parser(files: Iterable[BpmnFile | DmnFile]) -> XinfangParser:
@@ -107,11 +121,16 @@ def build_parser(files: Iterable[BpmnFile | DmnFile]) -> XinfangParser:
 
 
 def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: set[str],
-             helpers: set[str]) -> tuple[dict[str, BpmnFile | DmnFile], list[Problem]]:
+             helpers: set[str], users: set[str] | None = None) -> tuple[dict[str, BpmnFile | DmnFile], list[Problem]]:
+    """`users`: the organisation's active users, against which literal assignees and candidate users are
+    checked (None: not checked)."""
     parsed, problems = read_files(files)
     for bpmn_file in parsed.values():
+        problems += [Problem(bpmn_file.name, *found) for found in refusals.problems(bpmn_file.tree)]
+        problems += [Problem(bpmn_file.name, *found) for found in links.problems(bpmn_file.tree)]
         problems += _expression_problems(bpmn_file, helpers)
         problems += _routing_problems(bpmn_file, roles)
+        problems += _literal_user_problems(bpmn_file, users)
         problems += _handler_problems(bpmn_file, handlers)
         if not isinstance(bpmn_file, DmnFile):  # a table belongs to no process (refused in decisions)
             problems += _limits_problems(bpmn_file)
@@ -119,21 +138,35 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
         problems += _timer_start_problems(bpmn_file)
         problems += [Problem(bpmn_file.name, line, element_id, message)
                      for line, element_id, message in io_mapping.problems(bpmn_file.tree)]
+    problems += _duplicate_process_problems(parsed)
     problems += _call_activity_problems(parsed)
     problems += [Problem(*found) for found in decisions.problems(parsed)]
     problems += [Problem(*found) for found in assignment_rules.problems(
         ((f.name, f.tree) for f in parsed.values()), roles)]
     problems += [Problem(*found) for found in attachment_purposes.problems((f.name, f.tree) for f in parsed.values())]
-    if not problems:
-        problems += _spec_problems(parsed, handlers)
+    # What SpiffWorkflow trips over is mostly what was reported above, less precisely: its problems count
+    # only in files with nothing else wrong.
+    failures, tasks = _spec_problems(parsed)
+    reported = {problem.file for problem in problems}
+    problems += [p for p in failures if p.file not in reported]
+    problems += _form_problems(parsed, tasks)
+    problems += _case_field_problems(parsed, tasks, handlers)
     return parsed, sorted(set(problems))
 
 
 def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem]:
     problems = []
+    foreign = refusals.foreign_language_ids(bpmn_file.tree)
     for expression in bpmn_file.expressions:
+        if expression.element_id in foreign:
+            continue
         if not expression.source.strip():
             problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", "表达式为空"))
+            continue
+        if expression.source.strip().startswith("="):
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                    f"不支持 FEEL 表达式（Camunda 8 的写法，以“=”开头）：{expression.source.strip()}；"
+                                    "请用 JUEL（${…}）"))
             continue
         for error in check(expression.python, expression.mode, helpers):
             line = (expression.line or 0) + max((error.line or 1) - 1, 0)
@@ -197,8 +230,26 @@ def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Proble
                     problems.append(Problem(bpmn_file.name, task.sourceline, task_id, f"候选角色“{group}”不存在"))
         routed = groups or task.get(f"{{{CAMUNDA_NS}}}candidateUsers") or task.get(f"{{{CAMUNDA_NS}}}assignee")
         if not routed and not lanes.get(task_id):
+            kind = "手工任务" if task.tag == f"{{{BPMN_NS}}}manualTask" else "用户任务"
             problems.append(Problem(bpmn_file.name, task.sourceline, task_id,
-                                    "用户任务没有指定泳道、候选角色、候选人或办理人，无人能办理"))
+                                    f"{kind}没有指定泳道、候选角色、候选人或办理人，无人能办理"))
+    return problems
+
+
+def _literal_user_problems(bpmn_file: BpmnFile, users: set[str] | None) -> list[Problem]:
+    """A named person who is no user would leave the task to nobody (Camunda would wait for them forever)."""
+    if users is None:
+        return []
+    problems = []
+    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
+        for attribute in ("assignee", "candidateUsers"):
+            value = task.get(f"{{{CAMUNDA_NS}}}{attribute}") or ""
+            if "${" in value or "#{" in value:
+                continue
+            for name in filter(None, (part.strip() for part in value.split(","))):
+                if name not in users:
+                    problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "",
+                                            f"camunda:{attribute} 中的“{name}”不是系统中的在职用户"))
     return problems
 
 
@@ -215,7 +266,7 @@ def _limits_problems(bpmn_file: BpmnFile) -> list[Problem]:
         try:
             tree = ast.parse(expression.python.strip() if expression.mode == "eval" else expression.python,
                              mode=expression.mode)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError):
             continue  # reported by _expression_problems
         for node in ast.walk(tree):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
@@ -227,7 +278,7 @@ def _limits_problems(bpmn_file: BpmnFile) -> list[Problem]:
 
 def _handler_problems(bpmn_file: BpmnFile, handlers: set[str]) -> list[Problem]:
     problems = []
-    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}serviceTask"):
+    for task in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}serviceTask", f"{{{BPMN_NS}}}sendTask"):
         name = task.get(f"{{{CAMUNDA_NS}}}topic")
         if not name:
             problems.append(Problem(bpmn_file.name, task.sourceline, task.get("id") or "",
@@ -263,6 +314,19 @@ def _timer_start_problems(bpmn_file: BpmnFile) -> list[Problem]:
     return problems
 
 
+def _duplicate_process_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
+    owner: dict[str, str] = {}
+    problems = []
+    for bpmn_file in parsed.values():
+        for process in bpmn_file.tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+            process_id = process.get("id") or ""
+            if process_id in owner:
+                problems.append(Problem(bpmn_file.name, process.sourceline, process_id,
+                                        f"流程 id“{process_id}”已在文件 {owner[process_id]} 中定义"))
+            owner.setdefault(process_id, bpmn_file.name)
+    return problems
+
+
 def _call_activity_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
     known = {pid for bpmn_file in parsed.values() for pid in bpmn_file.process_ids()}
     problems = []
@@ -275,21 +339,41 @@ def _call_activity_problems(parsed: dict[str, BpmnFile]) -> list[Problem]:
     return problems
 
 
-def _spec_problems(parsed: dict[str, BpmnFile], handlers: set[str]) -> list[Problem]:
+def _spec_problems(parsed: dict[str, BpmnFile]) -> tuple[list[Problem], dict[str, tuple[str, XinfangUserTask]]]:
+    """SpiffWorkflow's own parser, file by file and process by process, so each failure is reported and the
+    rest still checked; its messages translated (engine/bpmn/library_messages.py). Also returns the user
+    tasks it read, with their files, for the form checks."""
+    problems: list[Problem] = []
     tasks: dict[str, tuple[str, XinfangUserTask]] = {}  # user tasks by BPMN id, with their file
-    try:
-        parser = build_parser(parsed.values())
-        for bpmn_file in parsed.values():
-            for process_id in bpmn_file.process_ids(executable_only=True):
+
+    def failed(exc: Exception, file_name: str, process_id: str = "") -> Problem:
+        """Named by the element SpiffWorkflow names, else by the process it was reading."""
+        file_name = getattr(exc, "file_name", "") or file_name
+        element_id = getattr(exc, "id", "") or process_id
+        lines = parsed[file_name].lines if file_name in parsed else {}
+        text = str(exc.args[0]) if exc.args else ""
+        return Problem(file_name, lines.get(element_id) or getattr(exc, "line_number", 0) or 1, element_id,
+                       spiff_message(text, getattr(exc, "tag", None)))
+
+    parser = XinfangParser()
+    for bpmn_file in parsed.values():
+        try:
+            if isinstance(bpmn_file, DmnFile):
+                for document in bpmn_file.decision_documents():
+                    parser.add_dmn_xml(document, bpmn_file.name)
+            else:
+                parser.add_bpmn_xml(bpmn_file.tree, bpmn_file.name)
+        except Exception as exc:  # SpiffWorkflow's ValidationException and whatever its parsers raise
+            problems.append(failed(exc, bpmn_file.name))
+    for bpmn_file in parsed.values():
+        for process_id in bpmn_file.process_ids(executable_only=True):
+            try:
                 for spec in [parser.get_spec(process_id), *parser.get_subprocess_specs(process_id).values()]:
                     tasks |= {task.bpmn_id: (getattr(spec, "file", None) or "", task)
                               for task in spec.task_specs.values() if isinstance(task, XinfangUserTask)}
-    except Exception as exc:  # SpiffWorkflow's ValidationException and whatever its parsers raise
-        file_name = getattr(exc, "file_name", "") or next(iter(parsed), "")
-        element_id = getattr(exc, "id", "") or ""
-        line = parsed[file_name].lines.get(element_id, 0) if file_name in parsed else 0
-        return [Problem(file_name, line, element_id, f"流程无法解析：{exc}")]
-    return _form_problems(parsed, tasks) + _case_field_problems(parsed, tasks, handlers)
+            except Exception as exc:  # as above
+                problems.append(failed(exc, bpmn_file.name, process_id))
+    return problems, tasks
 
 
 def _form_problems(parsed: dict[str, BpmnFile], tasks: dict[str, tuple[str, XinfangUserTask]]) -> list[Problem]:

@@ -82,10 +82,10 @@ LANED = process("bad", """
 # (diagram, element id the problem names, text on the problem's line, part of the message)
 BAD_DIAGRAMS = {
     "malformed-xml": (process("bad", '<bpmn:startEvent id="StartEvent_1">'), "-", "</bpmn:process>", "XML 格式错误"),
-    "xsd-unknown-attribute": (process("bad", '<bpmn:startEvent id="StartEvent_1" urgency="high" />'), "-",
-                              'urgency="high"', "不符合 BPMN 2.0 规范"),
-    "xsd-unknown-element": (process("bad", '<bpmn:startEvent id="StartEvent_1" />\n<bpmn:wormhole id="W" />'), "-",
-                            "<bpmn:wormhole", "不符合 BPMN 2.0 规范"),
+    "xsd-unknown-attribute": (process("bad", '<bpmn:startEvent id="StartEvent_1" urgency="high" />'),
+                              "StartEvent_1", 'urgency="high"', "元素 bpmn:startEvent 的属性 urgency 不允许出现"),
+    "xsd-unknown-element": (process("bad", '<bpmn:startEvent id="StartEvent_1" />\n<bpmn:wormhole id="W" />'), "W",
+                            "<bpmn:wormhole", "元素 bpmn:wormhole 不应出现在这里"),
     "unknown-called-element": (_flow('<bpmn:callActivity id="Call_missing" calledElement="nowhere" />',
                                      "Call_missing"), "Call_missing", 'id="Call_missing"', "“nowhere”不存在"),
     "condition-syntax": (_condition("${a &amp;&amp;}"), "Flow_cond", "<bpmn:conditionExpression", "语法错误"),
@@ -120,6 +120,19 @@ BAD_DIAGRAMS = {
                             "被流程引擎保留"),
     "form-enum-without-values": (_form('<camunda:formField id="kind" label="类别" type="enum" />'), "Task_form",
                                  'id="Task_form"', "枚举字段没有可选项"),
+    "dangling-target": (_flow('<bpmn:task id="Task_x" />\n<bpmn:sequenceFlow id="Flow_x" sourceRef="Task_x" '
+                              'targetRef="Task_gone" />', "Task_x"), "Flow_x", 'id="Flow_x"',
+                        '顺序流的终点（targetRef="Task_gone"）不是同一流程中的元素'),
+    "unknown-message-ref": (_flow('<bpmn:intermediateCatchEvent id="Catch_x"><bpmn:messageEventDefinition '
+                                  'id="Def_x" messageRef="Message_gone" /></bpmn:intermediateCatchEvent>', "Catch_x"),
+                            "Def_x", 'id="Def_x"', '引用的消息（messageRef="Message_gone"）在文件中没有定义'),
+    "script-result-variable": (_flow('<bpmn:scriptTask id="Script_x" scriptFormat="python" camunda:resultVariable="r">'
+                                     '<bpmn:script>r = 1</bpmn:script></bpmn:scriptTask>', "Script_x"), "Script_x",
+                               'id="Script_x"', "不支持脚本返回值变量（camunda:resultVariable）"),
+    "form-ref": (_user_task('camunda:candidateGroups="petition_staff" camunda:formRef="register"'), "Task_x",
+                 'id="Task_x"', "不支持 Camunda Forms（camunda:formRef）"),
+    "cmmn-case-ref": (_flow('<bpmn:callActivity id="Call_x" camunda:caseRef="case_1" />', "Call_x"), "Call_x",
+                      'id="Call_x"', "不支持调用 CMMN 案例（camunda:caseRef）"),
 }
 
 
@@ -173,6 +186,12 @@ def test_validate_names_file_line_element_and_problem(eng, xml, element, needle,
         eng.deploy({"bad.bpmn": xml}, by="owner")
     assert [str(p) for p in refused.value.problems] == rendered
     assert _deployment_rows(eng) == []
+
+
+def test_two_files_defining_one_process_id_are_refused_naming_the_first(eng):
+    problems = eng.validate({"a.bpmn": read("chain.bpmn"), "b.bpmn": read("chain.bpmn")})
+    assert [(p.file, p.line, p.element_id, p.message) for p in problems] == [
+        ("b.bpmn", 5, "chain", "流程 id“chain”已在文件 a.bpmn 中定义")]
 
 
 def test_one_bad_file_refuses_the_whole_set(eng):
@@ -352,6 +371,21 @@ def test_redeploying_unchanged_content_is_a_no_op(eng, clock):
     (row,) = _deployment_rows(eng)
     assert row.deployed_by == "alice"
     assert len(_events(eng, "deploy")) == 1
+
+
+def test_a_process_id_deployed_from_another_file_is_refused_unless_forced(eng):
+    eng.deploy(files("chain.bpmn"), by="alice")
+    copy = {"copy.bpmn": read("chain.bpmn").replace('name="登记"', 'name="登记（二）"')}
+    with pytest.raises(ValidationFailed) as refused:
+        eng.deploy(copy, by="bob")
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.line, problem.element_id) == ("copy.bpmn", 5, "chain")
+    assert "已由文件 chain.bpmn 部署（第 1 版）" in problem.message and "--force" in problem.message
+    assert [d["version"] for d in eng.deployments()] == [1]
+    (outcome,) = eng.deploy(copy, by="bob", force=True)
+    assert (outcome.version, outcome.created) == (2, True)
+    (again,) = eng.deploy(copy, by="bob")  # now copy.bpmn owns the id
+    assert (again.version, again.created) == (2, False)
 
 
 def test_changed_content_gets_the_next_version_per_process(eng, clock):

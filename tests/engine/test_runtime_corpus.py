@@ -1,6 +1,6 @@
 """The runtime corpus (tests/engine/runtime_corpus/): Modeler diagrams that once broke the engine at run
 time (issue 14, defects 1 and 2) — loops and multi-instance resumed in another process, tasks in a second
-or nested subprocess, escalation and compensation event subprocesses, a signal boundary on a subprocess.
+or nested subprocess, an escalation event subprocess, a signal boundary on a subprocess.
 Each is driven with a fresh engine for every command (as the CLI, a restart or a second worker would) on
 SQLite and PostgreSQL, and must reach its stated end without an incident."""
 
@@ -28,8 +28,6 @@ SCENARIOS = {
                                  {}),
     "rt_escalation_event_subprocess": ([("start", {}), ("complete", "handle", {}), ("complete", "sub_note", {}),
                                         ("complete", "report", {})], {}),
-    "rt_compensation_event_subprocess": ([("start", {}), ("complete", "record", {}), ("complete", "confirm", {})],
-                                         {"undone": True}),
     "rt_signal_boundary_subprocess": ([("start", {}), ("signal", "halt_handling")], {"halted": True}),
     # the timer (PT2H) fires while the main path runs: the reminder joins it, the case waits for both
     "rt_timer_event_subprocess_noninterrupting": ([("start", {}), ("advance", 3), ("complete", "handle", {}),
