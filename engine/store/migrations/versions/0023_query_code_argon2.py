@@ -7,7 +7,7 @@ those codes stop working, and `petition.issue_query_code` issues new ones. The c
 hash-chained events stay (see 0007).
 
 Revision ID: 0023
-Revises: 0017
+Revises: 0022
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0017"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
