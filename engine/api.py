@@ -33,9 +33,14 @@ from engine.org.administration import (
     AdminRefused,
     UserDetails,
 )
-from engine.org.organisation import Actor, UnknownUser, known_roles, load_actor, load_organisation
+from engine.org.organisation import Actor, UnknownUser, display_names, known_roles, load_actor, load_organisation
+from engine.org.saved_filters import PARAMETERS as FILTER_PARAMETERS
+from engine.org.saved_filters import FilterRefused
 from engine.org.sessions import ABSOLUTE_TIMEOUT
 from engine.reads import queues
+from engine.reads.done import SORTS as DONE_SORTS
+from engine.reads.done import DoneQuery
+from engine.reads.queues import SORTS as QUEUE_SORTS
 from engine.reads.queues import QueueQuery
 from engine.reads.search import SearchQuery, may_search_reporters
 from engine.reads.staff import (
@@ -64,7 +69,8 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # What web/ and cli/ may use besides Engine: errors, the actor, form and query types, the limits their forms
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
-    "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "MAX_ATTACHMENT_BYTES",
+    "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "DEPARTMENT_KINDS", "DONE_SORTS",
+    "FILTER_PARAMETERS", "MAX_ATTACHMENT_BYTES", "QUEUE_SORTS", "DoneQuery", "FilterRefused",
     "MIN_PASSWORD_LENGTH", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused",
     "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "Conflict", "Database", "Engine",
     "EngineError", "FakeClock", "Forbidden", "Form", "FormErrors", "IncidentRaised", "NotFound", "PasswordRejected",
@@ -158,9 +164,11 @@ class Engine:
 
     def deployments(self) -> list[dict[str, Any]]:
         with self.db.read() as session:
-            rows = session.scalars(sa.select(Deployment).order_by(Deployment.process_id, Deployment.version))
+            rows = list(session.scalars(sa.select(Deployment).order_by(Deployment.process_id, Deployment.version)))
+            people = display_names(session, {d.deployed_by for d in rows})
             return [{"id": d.id, "process_id": d.process_id, "name": d.name, "version": d.version,
                      "hash": d.content_hash, "files": sorted(d.files), "deployed_by": d.deployed_by,
+                     "deployed_by_name": people.get(d.deployed_by, d.deployed_by),
                      "deployed_at": d.deployed_at.isoformat()} for d in rows]
 
     # ---- commands ------------------------------------------------------------------------------

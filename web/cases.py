@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.api import RecusalInvalid
 from web import recusal
@@ -23,8 +23,13 @@ def show(case_id: int):
 def case_page(case_id: int, recusal_form=None, status: int = 200):
     """The case page; `recusal_form` is a request form given back with what was typed and its messages."""
     page = current_engine().staff.case_page(case_id, g.actor)
+    # the reporter-view and download lines are audit records beside the work: left out unless asked for
+    with_access = request.args.get("timeline") == "all"
+    access_lines = sum(1 for entry in page["timeline"] if entry["access"])
+    timeline = [entry for entry in page["timeline"] if with_access or not entry["access"]]
     return render_template("cases/show.html", page=page, ctx=page["context"], channels=CHANNELS,
-                           categories=CATEGORIES, recusal=recusal_form or recusal.request_form(case_id)), status
+                           categories=CATEGORIES, recusal=recusal_form or recusal.request_form(case_id),
+                           timeline=timeline, with_access=with_access, access_lines=access_lines), status
 
 
 @bp.post("/<int:case_id>/recusal")

@@ -13,10 +13,10 @@ from engine import audit
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.org import access, accounts, sessions
+from engine.org import access, accounts, saved_filters, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
-from engine.reads import casediagram, casepage, notices, queues, search, views
+from engine.reads import casediagram, casepage, done, notices, queues, search, views
 from engine.runtime import recusal, workitems
 from engine.runtime.assignment import REASSIGNERS
 from engine.runtime.serialization import CaseSerializer
@@ -26,6 +26,8 @@ from engine.store.db import Database
 from engine.store.models import Attachment, Department, Deployment, Event, Petition, User, WorkItem
 
 INTAKE = ("petition", "intake", "Task_register")  # (case process, stage process, registration task)
+DONE_VIEW = "done"  # 已办, beside the open queues' views
+HANDLING_KIND = "handling"  # the department kind that handles items (config/demo-organisation.toml)
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 ATTACHMENT_WITHHELD = "附件含反映人信息，仅信访室和本件承办人员可以查看"
 ATTACHMENT_TYPES = {
@@ -135,12 +137,42 @@ class StaffViews:
         with self.db.read() as session:
             return views.queue_page(session, actor, query, self.engine.now(), total=total)
 
+    def done_page(self, actor: Actor, query: done.DoneQuery) -> dict[str, Any]:
+        """A page of the tasks the actor completed (已办), within the actor's present scope."""
+        with self.db.read() as session:
+            return views.done_page(session, actor, query)
+
     def views_of(self, actor: Actor) -> tuple[str, ...]:
         return queues.views_of(actor)
 
     def departments(self) -> dict[str, str]:
         with self.db.read() as session:
             return dict(session.execute(sa.select(Department.code, Department.name).order_by(Department.code)).all())
+
+    def handling_departments(self) -> dict[str, str]:
+        """The departments a queue filter offers: those that handle items (kind "handling"), and any other
+        an item has been handed to."""
+        handling = sa.or_(Department.kind == HANDLING_KIND,
+                          Department.code.in_(sa.select(Petition.handling_department).distinct()))
+        with self.db.read() as session:
+            return dict(session.execute(sa.select(Department.code, Department.name).where(handling)
+                                        .order_by(Department.code)).all())
+
+    # ---- saved queue filters (engine/org/saved_filters.py) -------------------------------------------
+
+    def saved_filters(self, actor: Actor) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            return saved_filters.listed(session, actor.name)
+
+    def save_filter(self, actor: Actor, name: str, view: str, query: dict[str, str]) -> int:
+        if view not in (*queues.views_of(actor), DONE_VIEW):
+            raise NotFound("没有这个待办视图")
+        with self.db.write() as session:
+            return saved_filters.save(session, actor.name, name, view, query, self.engine.now())
+
+    def delete_filter(self, actor: Actor, filter_id: int) -> str:
+        with self.db.write() as session:
+            return saved_filters.delete(session, actor.name, filter_id)
 
     def colleagues(self, task_id: str, actor: Actor) -> list[dict[str, str]]:
         """Active users who could take the task over (same role and department), the actor and anyone who
