@@ -24,6 +24,7 @@ SYSTEM_NAME = "信访举报流程系统"
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _SKIPPED_PATHS = ("/logout", "/static/", "/assets/", "/cases/attachments/")
 MAX_PAGES_PER_ROLE = 120
+_PAGE_PARAMETERS = ("view", "timeline", "accused")
 
 
 class _Visible(HTMLParser):
@@ -143,8 +144,9 @@ def _key(href: str) -> str | None:
     parts = urlsplit(href)
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith(_SKIPPED_PATHS):
         return None
-    view = parse_qs(parts.query).get("view", [""])[0]
-    return f"{parts.path}?view={view}" if view else parts.path
+    # a queue view, the whole timeline and a search are pages of their own; other parameters only reorder
+    kept = {name: values[0] for name, values in parse_qs(parts.query).items() if name in _PAGE_PARAMETERS}
+    return parts.path + "".join(f"?{name}={value}" for name, value in sorted(kept.items()))
 
 
 def _crawl(browser, start: list[str]):
@@ -176,6 +178,8 @@ def test_no_page_shows_raw_ids_duplicated_titles_or_nav_labels_unlike_their_head
         first = browser.get("/tasks/").get_data(as_text=True)
         nav = _nav_labels(first)
         pages = _crawl(browser, ["/tasks/", *nav, f"/cases/{demo_case}", f"/cases/{demo_case}/slip",
+                                 f"/cases/{demo_case}?timeline=all", f"/intake/registered/{demo_case}",
+                                 "/search/?accused=张", "/tasks/done",
                                  *(f"/tasks/{item['task_id']}" for item in engine.work_items(demo_case))])
         visited += len(pages)
         for key, html in pages.items():
