@@ -211,6 +211,7 @@ class StaffViews:
                         item.assignee == actor.name or bool(actor.roles & REASSIGNERS)),
                     "stage": views.process_names(session).get(item.process_id, item.process_id),
                     "holder": workitems.holders(session, [item])[item.id],
+                    "urgency": views.urgency(item.due_at, context.petition, item.priority, self.engine.now()),
                     "assignee_name": views.display_names(session, {item.assignee} if item.assignee else set())
                     .get(item.assignee, item.assignee)}
         self._audit_reporter_view(case.id, actor, context.revealed, f"task:{item.bpmn_id}")

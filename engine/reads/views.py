@@ -112,6 +112,15 @@ def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict
     return found
 
 
+def urgency(due_at: datetime | None, petition: dict[str, Any] | None, priority: int | None, now: datetime,
+            due_soon_days: int = 3) -> dict[str, Any]:
+    """What the urgency badges say of a task: overdue or due soon by its deadline, urgent by the item's
+    registered urgency, and the diagram's priority if it gives one."""
+    return {"overdue": due_at is not None and due_at < now,
+            "due_soon": due_at is not None and now <= due_at < now + timedelta(days=due_soon_days),
+            "urgent": bool(petition) and petition.get("urgency") == queues.URGENT, "priority": priority}
+
+
 def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: datetime,
                due_soon_days: int = 3, total: int | None = None) -> dict[str, Any]:
     items = queues.queue(session, actor, query, now)
@@ -129,9 +138,7 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
             "stage": names.get(item.process_id, item.process_id), "department": item.department,
             "assignee": item.assignee, "assignee_name": people.get(item.assignee, item.assignee),
             "created_at": item.created_at, "due_at": item.due_at,
-            "overdue": item.due_at is not None and item.due_at < now,
-            "due_soon": item.due_at is not None and now <= item.due_at < now + timedelta(days=due_soon_days),
-            "urgent": bool(petition) and petition["urgency"] == queues.URGENT, "priority": item.priority,
+            **urgency(item.due_at, petition, item.priority, now, due_soon_days),
             "petition": petition,
             "accused": accused.get(petition["id"], []) if petition else [],
         })

@@ -94,6 +94,12 @@ def test_urgency_is_a_badge_with_words(client, engine, clock):
     login(client, "xf_wang")
     late = _rows(client.get("/tasks/?view=overdue").get_data(as_text=True))
     assert late and all("已超期" in row for row in late)
+    # the task page carries the same badges
+    urgent_task = next(item["task_id"] for item in engine.work_items(2))
+    assert re.search(r'<span class="badge bad">紧急</span>', client.get(f"/tasks/{urgent_task}").get_data(as_text=True))
+    plain_task = next(item["task_id"] for item in engine.work_items(3))
+    plain = client.get(f"/tasks/{plain_task}").get_data(as_text=True)
+    assert "已超期" in plain and '<span class="badge bad">紧急</span>' not in plain
 
 
 def test_department_filter_lists_only_departments_that_handle_items(client, engine):
