@@ -168,10 +168,27 @@ def _crawl(browser, start: list[str]):
     return {key: html for key, html in seen.items() if html}
 
 
+def _page_problems(who: str, key: str, html: str, forbidden: set[str]) -> list[str]:
+    page = _parse(html)
+    found = []
+    raw = _raw_words(page.text, forbidden)
+    if raw:
+        found.append(f"{who} {key}: raw words {raw}")
+    if len(page.titles) != 1 or page.titles[0].count(SYSTEM_NAME) != 1:
+        found.append(f"{who} {key}: title {page.titles}")
+    segments = [part.strip() for part in page.titles[0].split(" - ")] if page.titles else []
+    if len(segments) != len(set(segments)):
+        found.append(f"{who} {key}: title repeats itself: {page.titles[0]}")
+    if len(page.h1) != 1:
+        found.append(f"{who} {key}: {len(page.h1)} <h1>")
+    return found
+
+
 def test_no_page_shows_raw_ids_duplicated_titles_or_nav_labels_unlike_their_headings(app, engine, demo_case):
     forbidden = _forbidden(engine)
     assert {"township", "keywords", "xf_wang", "petition_staff", "supervision_1", "letter"} <= forbidden
-    problems: list[str] = []
+    problems = _page_problems("anonymous", "/login", app.test_client().get("/login").get_data(as_text=True),
+                              forbidden)
     visited = 0
     for user in _demo_users(engine):
         browser = signed_in(app, user)
@@ -183,17 +200,7 @@ def test_no_page_shows_raw_ids_duplicated_titles_or_nav_labels_unlike_their_head
                                  *(f"/tasks/{item['task_id']}" for item in engine.work_items(demo_case))])
         visited += len(pages)
         for key, html in pages.items():
-            page = _parse(html)
-            raw = _raw_words(page.text, forbidden)
-            if raw:
-                problems.append(f"{user} {key}: raw words {raw}")
-            if len(page.titles) != 1 or page.titles[0].count(SYSTEM_NAME) != 1:
-                problems.append(f"{user} {key}: title {page.titles}")
-            segments = [part.strip() for part in page.titles[0].split(" - ")] if page.titles else []
-            if len(segments) != len(set(segments)):
-                problems.append(f"{user} {key}: title repeats itself: {page.titles[0]}")
-            if len(page.h1) != 1:
-                problems.append(f"{user} {key}: {len(page.h1)} <h1>")
+            problems += _page_problems(user, key, html, forbidden)
         for href, label in nav.items():
             target = pages.get(_key(href) or "")
             if target is None:
