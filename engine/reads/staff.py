@@ -132,15 +132,16 @@ class StaffViews:
     # ---- queues ------------------------------------------------------------------------------------
 
     def queue_page(self, actor: Actor, query: queues.QueueQuery, total: int | None = None) -> dict[str, Any]:
-        """A page of a queue with the stage names for its filter; `total` when the caller already counted
-        it (the navigation does)."""
+        """A page of a queue with the stages its filter offers; `total` when the caller already counted it
+        (the navigation does)."""
         with self.db.read() as session:
-            return views.queue_page(session, actor, query, self.engine.now(), total=total)
+            return {**views.queue_page(session, actor, query, self.engine.now(), total=total),
+                    "stages": views.task_stages(session, self.engine.specs)}
 
     def done_page(self, actor: Actor, query: done.DoneQuery) -> dict[str, Any]:
         """A page of the tasks the actor completed (已办), within the actor's present scope."""
         with self.db.read() as session:
-            return views.done_page(session, actor, query)
+            return {**views.done_page(session, actor, query), "stages": views.task_stages(session, self.engine.specs)}
 
     def views_of(self, actor: Actor) -> tuple[str, ...]:
         return queues.views_of(actor)

@@ -55,6 +55,18 @@ def process_names(session: Session) -> dict[str, str]:
     return {process_id: name or process_id for process_id, name in rows}
 
 
+def task_stages(session: Session, specs: SpecCache) -> dict[str, str]:
+    """The stages a queue's filter offers: the processes whose diagrams have user tasks (a stage without
+    any never has an item in a queue), by name."""
+    with_tasks = set()
+    for deployment_id in session.scalars(sa.select(Deployment.id)):
+        loaded = specs.for_id(session, deployment_id)
+        for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+            if any(task.manual for task in spec.task_specs.values()):
+                with_tasks.add(spec.name)
+    return {process_id: name for process_id, name in process_names(session).items() if process_id in with_tasks}
+
+
 def task_spec(loaded: LoadedSpec, process_id: str, bpmn_id: str) -> Any:
     spec = loaded.spec if loaded.spec.name == process_id else loaded.subprocess_specs.get(process_id)
     task = spec.task_specs.get(bpmn_id) if spec is not None else None
@@ -142,11 +154,11 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
             "petition": petition,
             "accused": accused.get(petition["id"], []) if petition else [],
         })
-    return {"rows": rows, "total": total, "stages": names}
+    return {"rows": rows, "total": total}
 
 
 def done_page(session: Session, actor: Actor, query: done.DoneQuery) -> dict[str, Any]:
-    """A page of 已办 with each task's item as the queues show it, and the stage names for the filter."""
+    """A page of 已办 with each task's item as the queues show it."""
     tasks, total = done.done(session, actor, query)
     petitions = listed_petitions(session, actor, [task.case_id for task in tasks])
     accused = accused_of(session, [p["id"] for p in petitions.values()])
@@ -156,7 +168,7 @@ def done_page(session: Session, actor: Actor, query: done.DoneQuery) -> dict[str
         petition = petitions.get(task.case_id)
         rows.append({**done.as_row(task), "stage": names.get(task.process_id, task.process_id),
                      "petition": petition, "accused": accused.get(petition["id"], []) if petition else []})
-    return {"rows": rows, "total": total, "stages": names}
+    return {"rows": rows, "total": total}
 
 
 def _opinions(session: Session, case_id: int, confidential: dict[str, str], revealer: vault.Revealer | None

@@ -113,6 +113,17 @@ def test_department_filter_lists_only_departments_that_handle_items(client, engi
     assert "petition_office" not in offered and "office" not in offered
 
 
+def test_stage_filter_offers_only_stages_with_user_tasks(client):
+    login(client, "xf_wang")
+    for path in ("/tasks/?view=groups", "/tasks/done"):
+        page = client.get(path).get_data(as_text=True)
+        select = page.split('id="f-stage"', 1)[1].split("</select>", 1)[0]
+        offered = set(re.findall(r'<option value="([^"]+)"', select))
+        # the main diagram and the supervision stage only call others and fire timers: no task to filter by
+        assert {"intake", "classification", "handling", "joint_review"} <= offered, path
+        assert not offered & {"petition", "supervision"}, path
+
+
 def test_queue_pages_never_load_a_workflow(client, clock, monkeypatch):
     login(client, "xf_wang")
     _three(client, clock)
