@@ -57,13 +57,14 @@ def process_names(session: Session) -> dict[str, str]:
 
 def task_stages(session: Session, specs: SpecCache) -> dict[str, str]:
     """The stages a queue's filter offers: the processes whose diagrams have user tasks (a stage without
-    any never has an item in a queue), by name."""
+    any never has an item in a queue), by name. Each process's newest deployment is read from the spec
+    cache, so the cost stays with the number of processes, not of versions."""
     with_tasks = set()
-    for deployment_id in session.scalars(sa.select(Deployment.id)):
-        loaded = specs.for_id(session, deployment_id)
-        for spec in (loaded.spec, *loaded.subprocess_specs.values()):
-            if any(task.manual for task in spec.task_specs.values()):
-                with_tasks.add(spec.name)
+    newest = sa.select(sa.func.max(Deployment.id)).group_by(Deployment.process_id)
+    for deployment_id in session.scalars(newest):
+        spec = specs.for_id(session, deployment_id).spec
+        if any(task.manual for task in spec.task_specs.values()):
+            with_tasks.add(spec.name)
     return {process_id: name for process_id, name in process_names(session).items() if process_id in with_tasks}
 
 
