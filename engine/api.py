@@ -33,13 +33,18 @@ from engine.org.administration import (
     AdminRefused,
     UserDetails,
 )
-from engine.org.organisation import Actor, UnknownUser, known_roles, load_actor, load_organisation
+from engine.org.organisation import Actor, UnknownUser, display_names, known_roles, load_actor, load_organisation
+from engine.org.saved_filters import PARAMETERS as FILTER_PARAMETERS
+from engine.org.saved_filters import FilterRefused
 from engine.org.sessions import ABSOLUTE_TIMEOUT
 from engine.reads import incident_list, queues
 from engine.reads.attachments import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, AttachmentRejected, check_attachment
 from engine.reads.comments import MAX_LENGTH as COMMENT_MAX_LENGTH
 from engine.reads.comments import CommentRejected
+from engine.reads.done import SORTS as DONE_SORTS
+from engine.reads.done import DoneQuery
 from engine.reads.incident_list import STATES as INCIDENT_STATES
+from engine.reads.queues import SORTS as QUEUE_SORTS
 from engine.reads.queues import QueueQuery
 from engine.reads.search import SearchQuery, may_search_reporters
 from engine.reads.staff import StaffViews
@@ -65,11 +70,12 @@ from engine.timing.clock import Clock, FakeClock, SystemClock
 # repeat, the administrators' operations, and the set-up steps of the command line.
 __all__ = [
     "ABSOLUTE_TIMEOUT", "ATTACHMENT_TYPES", "CODE_PATTERN", "CODE_RULE", "COMMENT_MAX_LENGTH", "DEPARTMENT_KINDS",
-    "INCIDENT_FIXERS", "INCIDENT_STATES", "MAX_ATTACHMENT_BYTES", "MIN_PASSWORD_LENGTH", "RECUSAL_KINDS", "SHANGHAI",
-    "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor", "AdminRefused", "AttachmentRejected", "BackupFailed", "Budget",
-    "CheckpointRefused", "CommentRejected", "Conflict", "Database", "Engine", "EngineError", "FakeClock", "Forbidden",
-    "Form", "FormErrors", "IncidentRaised", "NotFound", "NoteMissing", "PasswordRejected", "QueueQuery",
-    "ReasonMissing", "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
+    "DONE_SORTS", "FILTER_PARAMETERS", "INCIDENT_FIXERS", "INCIDENT_STATES", "MAX_ATTACHMENT_BYTES",
+    "MIN_PASSWORD_LENGTH", "QUEUE_SORTS", "RECUSAL_KINDS", "SHANGHAI", "USER_NAME_PATTERN", "USER_NAME_RULE", "Actor",
+    "AdminRefused", "AttachmentRejected", "BackupFailed", "Budget", "CheckpointRefused", "CommentRejected",
+    "Conflict", "Database", "DoneQuery", "Engine", "EngineError", "FakeClock", "FilterRefused", "Forbidden", "Form",
+    "FormErrors", "IncidentRaised", "NotFound", "NoteMissing", "PasswordRejected", "QueueQuery", "ReasonMissing",
+    "RecusalInvalid", "SearchQuery", "SystemClock", "UnknownUser", "UserDetails", "ValidationFailed",
     "administration", "backup", "check_attachment", "instance_folder", "load_audit_key", "load_organisation",
     "local_minutes", "may_search_reporters", "parse_schedule", "read_paths", "restore", "schema",
 ]
@@ -168,9 +174,11 @@ class Engine:
 
     def deployments(self) -> list[dict[str, Any]]:
         with self.db.read() as session:
-            rows = session.scalars(sa.select(Deployment).order_by(Deployment.process_id, Deployment.version))
+            rows = list(session.scalars(sa.select(Deployment).order_by(Deployment.process_id, Deployment.version)))
+            people = display_names(session, {d.deployed_by for d in rows})
             return [{"id": d.id, "process_id": d.process_id, "name": d.name, "version": d.version,
                      "hash": d.content_hash, "files": sorted(d.files), "deployed_by": d.deployed_by,
+                     "deployed_by_name": people.get(d.deployed_by, d.deployed_by),
                      "deployed_at": d.deployed_at.isoformat()} for d in rows]
 
     # ---- commands ------------------------------------------------------------------------------

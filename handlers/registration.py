@@ -64,6 +64,7 @@ def register_petition(context: HandlerContext) -> dict:
         registered_at=context.now,
         channel=text(data.get("channel")),
         source=text(data.get("source")),
+        urgency=text(data.get("urgency")),
         summary=text(data.get("summary")),
         problem_type=text(data.get("problem_type")),
         category=text(data.get("category")),

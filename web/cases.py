@@ -25,8 +25,13 @@ def case_page(case_id: int, recusal_form=None, status: int = 200, **given):
     """The case page; `recusal_form` is a request form given back with what was typed and its messages,
     `given` a refused comment (comment_text, comment_error) or upload (upload_error)."""
     page = current_engine().staff.case_page(case_id, g.actor)
+    # the reporter-view and download lines are audit records beside the work: left out unless asked for
+    with_access = request.args.get("timeline") == "all"
+    access_lines = sum(1 for entry in page["timeline"] if entry["access"])
+    timeline = [entry for entry in page["timeline"] if with_access or not entry["access"]]
     return render_template("cases/show.html", page=page, ctx=page["context"], channels=CHANNELS,
                            categories=CATEGORIES, recusal=recusal_form or recusal.request_form(case_id),
+                           timeline=timeline, with_access=with_access, access_lines=access_lines,
                            **upload_limits(), comment_max=COMMENT_MAX_LENGTH, **given), status
 
 

@@ -9,7 +9,7 @@ from web.current import current_engine
 
 VIEW_LABELS = {
     "mine": "我的待办", "groups": "本组待领取", "overdue": "已超期", "due_soon": "即将到期",
-    "department": "本部门",
+    "department": "本部门", "done": "已办",
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from engine import Conflict, Forbidden, FormErrors, IncidentRaised
-from engine.api import AttachmentRejected, QueueQuery, ReasonMissing
-from web import nav
+from engine import Conflict, Forbidden, FormErrors, IncidentRaised, NotFound
+from engine.api import FILTER_PARAMETERS, AttachmentRejected, DoneQuery, FilterRefused, QueueQuery, ReasonMissing
+from web import nav, queue_args
 from web.auth import safe_next
 from web.current import current_engine
 from web.formdata import initial_values, row_errors, submission, upload_limits
@@ -16,16 +16,19 @@ from web.nav import VIEW_LABELS
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 PAGE_SIZE = 50
-SORTS = {"due": "按期限", "arrived": "按到达时间", "case": "按案件"}
 
 
 def _query(view: str) -> QueueQuery:
     args = request.args
-    page = page_number()
-    return QueueQuery(view=view, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                      sort=args.get("sort") if args.get("sort") in SORTS else "due",
+    sort, direction = queue_args.sort()
+    return QueueQuery(view=view, limit=PAGE_SIZE, offset=(page_number() - 1) * PAGE_SIZE,
+                      sort=sort, direction=direction, text=queue_args.text(),
                       stage=args.get("stage") or None, channel=args.get("channel") or None,
                       category=args.get("category") or None, department=args.get("department") or None)
+
+
+def _pages(total: int) -> int:
+    return max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 
 
 @bp.get("/")
@@ -36,14 +39,62 @@ def queue():
     if view not in views:
         abort(404)
     query = _query(view)
-    unfiltered = not (query.stage or query.channel or query.category or query.department)
-    page = engine.staff.queue_page(g.actor, query, total=nav.counts()[view] if unfiltered else None)
+    page = engine.staff.queue_page(g.actor, query, total=nav.counts()[view] if query.unfiltered else None)
     return render_template(
         "tasks/queue.html", view=view, views=views, labels=VIEW_LABELS, rows=page["rows"], total=page["total"],
-        page=query.offset // PAGE_SIZE + 1, pages=max((page["total"] + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        stages=page["stages"], channels=CHANNELS, categories=CATEGORIES, sorts=SORTS,
-        departments=engine.staff.departments(), args=request.args,
+        page=query.offset // PAGE_SIZE + 1, pages=_pages(page["total"]),
+        stages=page["stages"], channels=CHANNELS, categories=CATEGORIES, ordering=queue_args.ordering(),
+        departments=engine.staff.departments(), handling_departments=engine.staff.handling_departments(),
+        args=request.args, saved=engine.staff.saved_filters(g.actor),
     )
+
+
+@bp.get("/done")
+def done():
+    """已办: the tasks I completed, newest first, within what I may read now."""
+    engine = current_engine()
+    sort, direction = queue_args.sort(done=True)
+    query = DoneQuery(text=queue_args.text(), stage=request.args.get("stage") or None, sort=sort,
+                      direction=direction, limit=PAGE_SIZE, offset=(page_number() - 1) * PAGE_SIZE)
+    page = engine.staff.done_page(g.actor, query)
+    return render_template(
+        "tasks/done.html", view="done", views=engine.staff.views_of(g.actor), labels=VIEW_LABELS,
+        rows=page["rows"], total=page["total"], page=query.offset // PAGE_SIZE + 1, pages=_pages(page["total"]),
+        stages=page["stages"], ordering=queue_args.ordering(done=True), args=request.args,
+        saved=engine.staff.saved_filters(g.actor),
+    )
+
+
+def _back_to(view: str, query: dict[str, str]):
+    if view == "done":
+        return redirect(url_for("tasks.done", **query))
+    return redirect(url_for("tasks.queue", view=view, **query))
+
+
+@bp.post("/filters")
+def save_filter():
+    """Keep the queue's current filters under a name; back to the queue as it was."""
+    form = request.form
+    view = form.get("view", "mine")
+    query = {key: form[key] for key in FILTER_PARAMETERS if form.get(key)}
+    try:
+        current_engine().staff.save_filter(g.actor, form.get("name", ""), view, query)
+    except (FilterRefused, NotFound) as refused:
+        flash(f"未能保存筛选条件：{refused.message}", "error")
+    else:
+        flash("已保存筛选条件", "info")
+    return _back_to(view if view in (*current_engine().staff.views_of(g.actor), "done") else "mine", query)
+
+
+@bp.post("/filters/<int:filter_id>/delete")
+def delete_filter(filter_id: int):
+    try:
+        name = current_engine().staff.delete_filter(g.actor, filter_id)
+    except NotFound as missing:
+        flash(missing.message, "error")
+    else:
+        flash(f"已删除筛选条件“{name}”", "info")
+    return redirect(safe_next(request.form.get("next"), url_for("tasks.queue")))
 
 
 def _task_page(task_id: str, values=None, errors=None, status: int = 200, handover=None, attachment_error=None,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import local_minutes
 from engine.jsonutil import canonical
-from engine.store.models import AuditHead, Event
+from engine.store.models import AuditHead, Event, User
 
 GENESIS_HASH = "0" * 64
 SCHEME_PLAIN, SCHEME_KEYED = 1, 2
@@ -112,10 +112,13 @@ def append(
 
 def completed_by(session: Session, *criteria) -> str | None:
     """"Already completed by X at T" for the newest `complete` event matching `criteria`, if any."""
-    done = session.scalars(
-        sa.select(Event).where(Event.kind == "complete", *criteria).order_by(Event.id.desc()).limit(1)
+    found = session.execute(
+        sa.select(Event.actor, Event.at, User.display_name).outerjoin(User, User.name == Event.actor)
+        .where(Event.kind == "complete", *criteria).order_by(Event.id.desc()).limit(1)
     ).first()
-    return f"该任务已由 {done.actor} 于 {local_minutes(done.at)} 办理完毕" if done else None
+    if found is None:
+        return None
+    return f"该任务已由 {found.display_name or found.actor} 于 {local_minutes(found.at)} 办理完毕"
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,19 @@ def field_labels(loaded: LoadedSpec) -> dict[str, str]:
     return found
 
 
+def option_names(loaded: LoadedSpec) -> dict[str, dict[str, str]]:
+    """The names of every enum field's values across the deployment's forms, field id -> value -> name:
+    how a coded value (a rank, a disposal) reads on a page."""
+    found: dict[str, dict[str, str]] = {}
+    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+        for task in spec.task_specs.values():
+            form = getattr(task, "xinfang_form", None)
+            for field in form.fields if form else ():
+                if field.options:
+                    found.setdefault(field.id, {}).update({option.id: option.name for option in field.options})
+    return found
+
+
 class SpecCache:
     """Parsed specs per deployment; deployments never change, so entries never go stale."""
 

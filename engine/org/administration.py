@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.errors import EngineError, Forbidden, NotFound
 from engine.org.accounts import PasswordRejected, end_all_sessions, hash_password
-from engine.org.organisation import ROLE_CATALOGUE, Actor, arrival_roles, known_roles
+from engine.org.organisation import ROLE_CATALOGUE, Actor, arrival_roles, display_names, known_roles
 from engine.store.db import Database
 from engine.store.models import CalendarDay, Department, Deployment, Event, Role, User, UserRole, WorkItem
 from engine.timing.calendar import parse_schedule
@@ -402,4 +402,7 @@ def recent_changes(engine: EngineDoor, limit: int = 10) -> list[dict[str, Any]]:
     with engine.db.read() as session:
         rows = session.scalars(sa.select(Event).where(Event.kind.in_(AUDIT_KINDS)).order_by(Event.id.desc())
                                .limit(limit))
-        return [{"at": e.at, "actor": e.actor, "kind": e.kind, "payload": json.loads(e.payload)} for e in rows]
+        events = list(rows)
+        people = display_names(session, {e.actor for e in events})
+        return [{"at": e.at, "actor": e.actor, "actor_name": people.get(e.actor, e.actor), "kind": e.kind,
+                 "payload": json.loads(e.payload)} for e in events]

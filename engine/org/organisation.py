@@ -101,6 +101,18 @@ def load_actor(session: Session, name: str) -> Actor:
     return active_user(session, name)[1]
 
 
+def display_names(session: Session, names: Iterable[str]) -> dict[str, str]:
+    """Login name -> display name, for the names that are users: pages and messages name people so."""
+    names = {name for name in names if name}
+    if not names:
+        return {}
+    return dict(session.execute(sa.select(User.name, User.display_name).where(User.name.in_(names))).all())
+
+
+def display_name(session: Session, name: str) -> str:
+    return display_names(session, {name}).get(name, name)
+
+
 def load_organisation(session: Session, path: Path) -> dict[str, int]:
     """Create or update roles, departments and users from a TOML file; returns counts."""
     with path.open("rb") as handle:

@@ -43,6 +43,8 @@ EVENT_LABELS = {
     "reporter viewed": "查看反映人信息", "attachment viewed": "下载附件", "attachment added": "上传附件",
     "comment": "评论", "migrate": "迁移流程版本", "query code shown": "显示网络举报查询码",
 }
+# Reads the log records beside the work (reporter viewed, file downloaded): the case page can leave them out.
+ACCESS_KINDS = frozenset({"reporter viewed", "attachment viewed"})
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
 VIEW_PLACES = {"case": "案件页", "task": "任务页"}
@@ -58,7 +60,7 @@ class Timeline:
 
 def case_timeline(session: Session, loaded: LoadedSpec, case_id: int, revealer: Revealer | None,
                   confidential: dict[str, str]) -> Timeline:
-    """Every audit event of the case, oldest first: who (display name), what (Chinese label and task
+    """Every audit event of the case, newest first: who (display name), what (Chinese label and task
     name), when, and what a completion submitted (opinions apart), reporter fields masked unless a
     revealer (for those who may see the reporter) opens their vault markers."""
     events = list(session.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.case_seq)))
@@ -68,7 +70,8 @@ def case_timeline(session: Session, loaded: LoadedSpec, case_id: int, revealer: 
     masking = _Masking(confidential, revealer)
     entries = [_entry(loaded, event, payload, people, stages, masking)
                for event, payload in zip(events, payloads, strict=True)]
-    return Timeline(jsonable(_fold_views(entries)), tuple(sorted(masking.revealed)))
+    # newest first, as staff read a file's history; the audit log itself keeps its order
+    return Timeline(jsonable(_fold_views(entries)[::-1]), tuple(sorted(masking.revealed)))
 
 
 def _fold_views(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,6 +116,7 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
            masking: _Masking) -> dict[str, Any]:
     entry = {"seq": event.case_seq, "at": event.at, "actor": event.actor, "actor_name": people[event.actor],
              "kind": event.kind, "label": EVENT_LABELS.get(event.kind, event.kind),
+             "access": event.kind in ACCESS_KINDS,
              "stage": stages.get(event.process_id, event.process_id) if event.process_id else None,
              "task": payload.get("task") or payload.get("timer") or _element_name(loaded, event),
              "note": _note(loaded, event, payload, people), "opinions": [], "fields": [], "decisions": []}
@@ -155,7 +159,7 @@ def _submitted(entry: dict, form: Form, field_id: str, value: Any, masking: _Mas
     label = field.label if field else field_id
     if isinstance(value, list):
         shown = "；".join(_record(form, field_id, item, masking) for item in value)
-        entry["fields"].append({"label": _group_label(form, field_id), "value": shown})
+        entry["fields"].append({"label": label if field else _group_label(form, field_id), "value": shown})
         return
     shown = display_value(field, masking.value(field_id, value))
     is_opinion = field_id not in masking.confidential and isinstance(value, str) and (

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.org import access
 from engine.org.organisation import Actor
+from engine.reads import matching
 from engine.runtime import recusal
 from engine.store.models import Petition, User, UserRole, WorkItem, WorkItemCandidate
 
@@ -32,11 +33,37 @@ QUEUES = ("mine", "groups", "overdue", "due_soon")  # "groups": my groups' uncla
 DEPARTMENT_VIEWERS = frozenset({"handling_leader", "petition_head"})  # may watch their whole department
 COMMISSION_ROLES = frozenset({"leader_in_charge", "principal_leader", "admin", "auditor", "process_owner"})
 
+URGENT = "urgent"  # the registry's urgency that puts an item first
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A column a queue may be ordered by, in its natural direction unless the query asks otherwise;
+    `petition`: the column is the item's, so the query joins the registry; `tie`: the row id that breaks ties."""
+
+    column: Any
+    natural: str = "asc"
+    petition: bool = False
+    tie: Any = None  # None: the work item's id (a column as a default would act as a descriptor here)
+
+    def order_by(self, direction: str | None) -> tuple:
+        """(empty last, the column, the tie): rows without a value come last in either direction."""
+        descending = (direction or self.natural) == "desc"
+        ordered = self.column.desc() if descending else self.column.asc()
+        tie = WorkItem.id if self.tie is None else self.tie
+        return self.column.is_(None), ordered, tie.desc() if descending else tie.asc()
+
+
 SORTS = {
-    "due": (WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id),
-    "arrived": (WorkItem.created_at.desc(), WorkItem.id.desc()),
-    "case": (WorkItem.case_id.desc(), WorkItem.id),
+    "due": Sort(WorkItem.due_at),
+    "arrived": Sort(WorkItem.created_at, "desc"),
+    "case": Sort(WorkItem.case_id, "desc"),
+    "name": Sort(WorkItem.name),
+    "number": Sort(Petition.registration_number, "desc", petition=True),
+    "received": Sort(Petition.received_on, "desc", petition=True),
+    "urgency": Sort(sa.case((Petition.urgency == URGENT, 1), else_=0), "desc", petition=True),
 }
+DIRECTIONS = ("asc", "desc")
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,8 @@ class QueueQuery:
     limit: int = 50
     offset: int = 0
     sort: str = "due"  # one of SORTS
+    direction: str | None = None  # asc | desc; None: the sort's natural direction
+    text: str = ""  # words in the task name, or the item's number, summary or accused (engine/reads/matching.py)
     stage: str | None = None  # process id of the task (intake, handling, ...)
     channel: str | None = None  # petition registry columns
     category: str | None = None
@@ -53,7 +82,7 @@ class QueueQuery:
 
     @property
     def unfiltered(self) -> bool:
-        return not (self.stage or self.channel or self.category or self.department)
+        return not (self.stage or self.channel or self.category or self.department or self.text.strip())
 
 
 def views_of(actor: Actor) -> tuple[str, ...]:
@@ -86,17 +115,20 @@ def department_of(session: Session, actor: Actor) -> Department:
 
 def queue(session: Session, actor: Actor, query: QueueQuery, now: datetime) -> list[WorkItem]:
     """A page of a queue, in the query's order."""
-    if query.sort not in SORTS:
-        raise ValueError(f"未知的排序方式：{query.sort}")
-    if query.sort == "due" and query.unfiltered and query.view != "department":
+    if query.sort not in SORTS or query.direction not in (None, *DIRECTIONS):
+        raise ValueError(f"未知的排序方式：{query.sort} {query.direction or ''}")
+    sort = SORTS[query.sort]
+    if query.sort == "due" and query.direction in (None, "asc") and query.unfiltered and query.view != "department":
         ids = _first_ids(session, _streams(session, actor, query, now), query.offset + query.limit)
         ids = ids[query.offset:query.offset + query.limit]
         rows = {row.id: row for row in session.scalars(sa.select(WorkItem).where(WorkItem.id.in_(ids)))}
         return [rows[item_id] for item_id in ids if item_id in rows]
-    statement = (
-        sa.select(WorkItem).where(_query_filter(session, actor, query, now))
-        .order_by(*SORTS[query.sort]).limit(query.limit).offset(query.offset)
-    )
+    statement = sa.select(WorkItem).where(_query_filter(session, actor, query, now))
+    if sort.petition:
+        statement = statement.outerjoin(Petition, Petition.case_id == WorkItem.case_id)
+    then_due = () if query.sort == "due" else (WorkItem.due_at.is_(None), WorkItem.due_at)
+    order = sort.order_by(query.direction)
+    statement = statement.order_by(*order[:2], *then_due, order[2]).limit(query.limit).offset(query.offset)
     return list(session.scalars(statement))
 
 
@@ -197,6 +229,9 @@ def _query_filter(session: Session, actor: Actor, query: QueueQuery, now: dateti
     conditions = [queue_filter(session, actor, query.view, now, query.within_days)]
     if query.stage:
         conditions.append(WorkItem.process_id == query.stage)
+    if query.text.strip():
+        conditions.append(sa.or_(matching.contains(WorkItem.name, query.text),
+                                 WorkItem.case_id.in_(matching.petition_text(query.text, access.scoped_cases(actor)))))
     registry = {"channel": Petition.channel, "category": Petition.category, "department": Petition.handling_department}
     picked = [column == getattr(query, name) for name, column in registry.items() if getattr(query, name)]
     if picked:

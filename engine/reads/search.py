@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from engine.errors import Forbidden
 from engine.org import access
 from engine.org.organisation import Actor
-from engine.reads import views
+from engine.reads import matching, views
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
-from engine.store.models import Case, Petition, PetitionAccused
+from engine.store.models import Case, Petition
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,13 @@ def may_search_reporters(actor: Actor) -> bool:
     return bool(actor.roles & access.PETITION_OFFICE)
 
 
-def _like(value: str) -> str:
-    escaped = value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _number(session: Session, value: str):
     """A whole registration number is one index lookup; a part of one (a year, a sequence number) is
     looked for anywhere in the numbers, which reads them all."""
     whole = value.strip().upper()
     if session.scalar(sa.select(Petition.id).where(Petition.registration_number == whole)) is not None:
         return Petition.registration_number == whole
-    return Petition.registration_number.ilike(_like(value), escape="\\")
+    return matching.contains(Petition.registration_number, value)
 
 
 def _conditions(session: Session, keyring: Keyring, query: SearchQuery) -> list:
@@ -62,11 +57,9 @@ def _conditions(session: Session, keyring: Keyring, query: SearchQuery) -> list:
     if query.registration_number.strip():
         found.append(_number(session, query.registration_number))
     if query.accused.strip():
-        pattern = _like(query.accused)
-        found.append(Petition.id.in_(sa.select(PetitionAccused.petition_id).where(sa.or_(
-            PetitionAccused.name.ilike(pattern, escape="\\"), PetitionAccused.unit.ilike(pattern, escape="\\")))))
+        found.append(matching.accused_match(query.accused))
     if query.text.strip():
-        found.append(Petition.summary.ilike(_like(query.text), escape="\\"))
+        found.append(matching.contains(Petition.summary, query.text))
     for column, value in ((Petition.channel, query.channel), (Petition.category, query.category),
                           (Petition.status, query.status)):
         if value:

@@ -13,7 +13,7 @@ from engine.bpmn.attachment_purposes import PURPOSES, offered
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Circumstances, Form, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.org import access, accounts, sessions
+from engine.org import access, accounts, saved_filters, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
 from engine.reads import (
@@ -22,6 +22,7 @@ from engine.reads import (
     casepage,
     comments,
     decisions,
+    done,
     incident_list,
     notices,
     queues,
@@ -40,6 +41,8 @@ from engine.store.models import Attachment, Department, Deployment, Event, Petit
 
 INTAKE = ("petition", "intake", "Task_register")  # (case process, stage process, registration task)
 INTAKE_PURPOSE = "letter"  # what comes with an item at registration
+DONE_VIEW = "done"  # 已办, beside the open queues' views
+HANDLING_KIND = "handling"  # the department kind that handles items (config/demo-organisation.toml)
 class EngineDoor(Protocol):
     """What StaffViews uses of `engine.api.Engine`, which builds it: declared here, so neither module
     imports the other."""
@@ -102,10 +105,16 @@ class StaffViews:
     # ---- queues ------------------------------------------------------------------------------------
 
     def queue_page(self, actor: Actor, query: queues.QueueQuery, total: int | None = None) -> dict[str, Any]:
-        """A page of a queue with the stage names for its filter; `total` when the caller already counted
-        it (the navigation does)."""
+        """A page of a queue with the stages its filter offers; `total` when the caller already counted it
+        (the navigation does)."""
         with self.db.read() as session:
-            return views.queue_page(session, actor, query, self.engine.now(), total=total)
+            return {**views.queue_page(session, actor, query, self.engine.now(), total=total),
+                    "stages": views.task_stages(session, self.engine.specs)}
+
+    def done_page(self, actor: Actor, query: done.DoneQuery) -> dict[str, Any]:
+        """A page of the tasks the actor completed (已办), within the actor's present scope."""
+        with self.db.read() as session:
+            return {**views.done_page(session, actor, query), "stages": views.task_stages(session, self.engine.specs)}
 
     def views_of(self, actor: Actor) -> tuple[str, ...]:
         return queues.views_of(actor)
@@ -113,6 +122,31 @@ class StaffViews:
     def departments(self) -> dict[str, str]:
         with self.db.read() as session:
             return dict(session.execute(sa.select(Department.code, Department.name).order_by(Department.code)).all())
+
+    def handling_departments(self) -> dict[str, str]:
+        """The departments a queue filter offers: those that handle items (kind "handling"), and any other
+        an item has been handed to."""
+        handling = sa.or_(Department.kind == HANDLING_KIND,
+                          Department.code.in_(sa.select(Petition.handling_department).distinct()))
+        with self.db.read() as session:
+            return dict(session.execute(sa.select(Department.code, Department.name).where(handling)
+                                        .order_by(Department.code)).all())
+
+    # ---- saved queue filters (engine/org/saved_filters.py) -------------------------------------------
+
+    def saved_filters(self, actor: Actor) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            return saved_filters.listed(session, actor.name)
+
+    def save_filter(self, actor: Actor, name: str, view: str, query: dict[str, str]) -> int:
+        if view not in (*queues.views_of(actor), DONE_VIEW):
+            raise NotFound("没有这个待办视图")
+        with self.db.write() as session:
+            return saved_filters.save(session, actor.name, name, view, query, self.engine.now())
+
+    def delete_filter(self, actor: Actor, filter_id: int) -> str:
+        with self.db.write() as session:
+            return saved_filters.delete(session, actor.name, filter_id)
 
     def colleagues(self, task_id: str, actor: Actor) -> list[dict[str, str]]:
         """Active users who could take the task over (same role and department), the actor and anyone who
@@ -156,6 +190,7 @@ class StaffViews:
                         item.assignee == actor.name or bool(actor.roles & REASSIGNERS)),
                     "stage": views.process_names(session).get(item.process_id, item.process_id),
                     "holder": workitems.holders(session, [item])[item.id],
+                    "urgency": views.urgency(item.due_at, context.petition, item.priority, self.engine.now()),
                     "assignee_name": views.display_names(session, {item.assignee} if item.assignee else set())
                     .get(item.assignee, item.assignee),
                     "incident": incident_list.open_on_task(session, item.case_id, task_id)}

@@ -15,16 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.bpmn.deployments import LoadedSpec, SpecCache, confidential_fields
+from engine.bpmn.deployments import LoadedSpec, SpecCache, confidential_fields, option_names
 from engine.bpmn.forms import Form
 from engine.errors import NotFound
 from engine.jsonutil import jsonable
 from engine.org import access
-from engine.org.organisation import Actor
-from engine.reads import attachments, decisions, queues
+from engine.org.organisation import Actor, display_names
+from engine.reads import attachments, decisions, done, queues
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
-from engine.store.models import Case, Deployment, Event, Petition, PetitionAccused, User, WorkItem
+from engine.store.models import Case, Deployment, Event, Petition, PetitionAccused, WorkItem
 
 OUT_OF_SCOPE = "案件不存在，或不在您的查阅范围内"
 # Case data keys that carry an opinion, a report or a decision's reasons, shown as "earlier opinions" so
@@ -55,11 +55,17 @@ def process_names(session: Session) -> dict[str, str]:
     return {process_id: name or process_id for process_id, name in rows}
 
 
-def display_names(session: Session, names: set[str]) -> dict[str, str]:
-    if not names:
-        return {}
-    rows = session.execute(sa.select(User.name, User.display_name).where(User.name.in_(names)))
-    return dict(rows.all())
+def task_stages(session: Session, specs: SpecCache) -> dict[str, str]:
+    """The stages a queue's filter offers: the processes whose diagrams have user tasks (a stage without
+    any never has an item in a queue), by name. Each process's newest deployment is read from the spec
+    cache, so the cost stays with the number of processes, not of versions."""
+    with_tasks = set()
+    newest = sa.select(sa.func.max(Deployment.id)).group_by(Deployment.process_id)
+    for deployment_id in session.scalars(newest):
+        spec = specs.for_id(session, deployment_id).spec
+        if any(task.manual for task in spec.task_specs.values()):
+            with_tasks.add(spec.name)
+    return {process_id: name for process_id, name in process_names(session).items() if process_id in with_tasks}
 
 
 def task_spec(loaded: LoadedSpec, process_id: str, bpmn_id: str) -> Any:
@@ -94,7 +100,7 @@ def petition_row(petition: Petition) -> dict[str, Any]:
 
 # What a queue row shows of its item: a few registry columns, read without loading whole rows.
 LISTED = (Petition.id, Petition.case_id, Petition.registration_number, Petition.summary, Petition.sealed,
-          Petition.handling_department, Petition.received_on)
+          Petition.handling_department, Petition.received_on, Petition.urgency)
 
 
 def listed_petitions(session: Session, actor: Actor, case_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -120,6 +126,15 @@ def accused_of(session: Session, petition_ids: list[int]) -> dict[int, list[dict
     return found
 
 
+def urgency(due_at: datetime | None, petition: dict[str, Any] | None, priority: int | None, now: datetime,
+            due_soon_days: int = 3) -> dict[str, Any]:
+    """What the urgency badges say of a task: overdue or due soon by its deadline, urgent by the item's
+    registered urgency, and the diagram's priority if it gives one."""
+    return {"overdue": due_at is not None and due_at < now,
+            "due_soon": due_at is not None and now <= due_at < now + timedelta(days=due_soon_days),
+            "urgent": bool(petition) and petition.get("urgency") == queues.URGENT, "priority": priority}
+
+
 def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: datetime,
                due_soon_days: int = 3, total: int | None = None) -> dict[str, Any]:
     items = queues.queue(session, actor, query, now)
@@ -137,12 +152,25 @@ def queue_page(session: Session, actor: Actor, query: queues.QueueQuery, now: da
             "stage": names.get(item.process_id, item.process_id), "department": item.department,
             "assignee": item.assignee, "assignee_name": people.get(item.assignee, item.assignee),
             "created_at": item.created_at, "due_at": item.due_at,
-            "overdue": item.due_at is not None and item.due_at < now,
-            "due_soon": item.due_at is not None and now <= item.due_at < now + timedelta(days=due_soon_days),
+            **urgency(item.due_at, petition, item.priority, now, due_soon_days),
             "petition": petition,
             "accused": accused.get(petition["id"], []) if petition else [],
         })
-    return {"rows": rows, "total": total, "stages": names}
+    return {"rows": rows, "total": total}
+
+
+def done_page(session: Session, actor: Actor, query: done.DoneQuery) -> dict[str, Any]:
+    """A page of 已办 with each task's item as the queues show it."""
+    tasks, total = done.done(session, actor, query)
+    petitions = listed_petitions(session, actor, [task.case_id for task in tasks])
+    accused = accused_of(session, [p["id"] for p in petitions.values()])
+    names = process_names(session)
+    rows = []
+    for task in tasks:
+        petition = petitions.get(task.case_id)
+        rows.append({**done.as_row(task), "stage": names.get(task.process_id, task.process_id),
+                     "petition": petition, "accused": accused.get(petition["id"], []) if petition else []})
+    return {"rows": rows, "total": total}
 
 
 def _opinions(session: Session, loaded: LoadedSpec, case_id: int, confidential: dict[str, str],
@@ -187,9 +215,17 @@ def _deadlines(session: Session, case_id: int) -> list[dict[str, Any]]:
                       "department": item.department, "assignee": item.assignee} for item in items])
 
 
+def named_accused(loaded: LoadedSpec, accused: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accused with their coded values (rank…) by the names the registration form gives them."""
+    names = option_names(loaded)
+    return [{key: names.get(f"accused.{key}", {}).get(value, value) if isinstance(value, str) else value
+             for key, value in person.items()} for person in accused]
+
+
 def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Actor, case: Case) -> CaseContext:
     petition = session.scalars(sa.select(Petition).where(Petition.case_id == case.id)).first()
-    confidential = confidential_fields(specs.for_id(session, case.deployment_id))
+    loaded = specs.for_id(session, case.deployment_id)
+    confidential = confidential_fields(loaded)
     handling_department = petition.handling_department if petition else case.data.get("handling_department")
     visible = access.may_see_reporter(actor, handling_department)
     # case data holds vault markers in the reporter fields: opened only for those who may see them
@@ -205,7 +241,7 @@ def case_context(session: Session, specs: SpecCache, keyring: Keyring, actor: Ac
               "completed_at": case.completed_at.isoformat() if case.completed_at else None,
               "deployment_id": case.deployment_id},
         petition=petition_row(petition) if petition else None,
-        accused=accused_of(session, [petition.id])[petition.id] if petition else [],
+        accused=named_accused(loaded, accused_of(session, [petition.id])[petition.id]) if petition else [],
         data=data, reporter_visible=visible, confidential=confidential,
         opinions=_opinions(session, specs.for_id(session, case.deployment_id), case.id, confidential, revealer),
         attachments=files, attachments_withheld=withheld,

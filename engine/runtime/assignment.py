@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.audit.chain import TaskAddress
 from engine.errors import Conflict, EngineError, Forbidden
-from engine.org.organisation import Actor
+from engine.org.organisation import Actor, display_name
 from engine.runtime import workitems
 from engine.store.models import Case, Notice, User, WorkItem
 
@@ -27,7 +27,7 @@ def claim(session: Session, item: WorkItem, actor: Actor, now: datetime) -> None
     if item.assignee == actor.name:
         return
     if item.assignee:
-        raise Conflict(f"该任务已由 {item.assignee} 领取")
+        raise Conflict(f"该任务已由 {display_name(session, item.assignee)} 领取")
     if not workitems.may_work_on(actor, item):
         raise Forbidden("您不是该任务的候选人，不能领取")
     _set_assignee(session, item, None, actor.name)

@@ -26,7 +26,7 @@ from engine.bpmn.expressions import Budget, RestrictedEnvironment
 from engine.bpmn.forms import Circumstances, validate_submission
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.jsonutil import data_delta, jsonable
-from engine.org.organisation import Actor
+from engine.org.organisation import Actor, display_name
 from engine.runtime import (
     arrivals,
     assignment,
@@ -52,7 +52,7 @@ from engine.runtime.stepping import run_engine
 from engine.secrets import handover, vault
 from engine.secrets.keys import Keyring
 from engine.store.db import Database
-from engine.store.models import Case, Deployment, Event, Timer, WorkItem
+from engine.store.models import Case, CompletedTask, Deployment, Event, Timer, WorkItem
 from engine.timing.calendar import WorkingCalendar, expression_helpers
 from engine.timing.clock import Clock, clock_scope
 
@@ -168,6 +168,10 @@ class CommandRunner:
             where = address(task)
             task.data.update(cleaned)
             task.run()
+            scope.session.add(CompletedTask(
+                case_id=item.case_id, task_id=item.task_id, process_id=item.process_id, bpmn_id=item.bpmn_id,
+                name=item.name, completed_by=scope.actor.name, completed_at=scope.now, arrived_at=item.created_at,
+                due_at=item.due_at))
             return _Outcome("complete", _submission(cleaned, sealed, task=item.name), where, task_id)
 
         return self._on_work_item(task_id, actor, act, {"command": "complete", "task_id": task_id, "data": data,
@@ -338,7 +342,8 @@ class CommandRunner:
         def guarded(scope: _Scope) -> _Outcome:
             item = self._work_item(scope.session, task_id)
             if not workitems.may_work_on(actor, item):
-                who = f"已由 {item.assignee} 领取" if item.assignee else "您不是该任务的候选人"
+                who = (f"已由 {display_name(scope.session, item.assignee)} 领取" if item.assignee
+                       else "您不是该任务的候选人")
                 raise Forbidden(f"不能办理该任务：{who}")
             self._recuse(scope.session, item, actor)
             return act(scope, item)

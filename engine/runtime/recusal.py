@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.errors import EngineError, Forbidden, NotFound
 from engine.org import access
-from engine.org.organisation import Actor
+from engine.org.organisation import Actor, display_names
 from engine.runtime import assignment
 from engine.secrets import vault
 from engine.secrets.keys import Keyring
@@ -230,12 +230,15 @@ def requests(session: Session, *, status: str | None = None, case_id: int | None
         query = query.where(RecusalRequest.status == status)
     if case_id is not None:
         query = query.where(RecusalRequest.case_id == case_id)
+    rows = session.execute(query).all()
+    people = display_names(session, {name for r, _, _ in rows for name in (r.filed_by, r.decided_by)})
     return [{"id": r.id, "case_id": r.case_id, "registration_number": number, "staff_name": r.staff_name,
              "staff_label": label, "raised_by": r.raised_by, "raised_by_label": RAISERS[r.raised_by],
-             "reason": r.reason, "filed_by": r.filed_by, "filed_at": r.filed_at, "status": r.status,
-             "status_label": STATUSES[r.status], "decided_by": r.decided_by, "decided_at": r.decided_at,
-             "decision_note": r.decision_note}
-            for r, label, number in session.execute(query).all()]
+             "reason": r.reason, "filed_by": r.filed_by, "filed_by_name": people.get(r.filed_by, r.filed_by),
+             "filed_at": r.filed_at, "status": r.status, "status_label": STATUSES[r.status],
+             "decided_by": r.decided_by, "decided_by_name": people.get(r.decided_by, r.decided_by),
+             "decided_at": r.decided_at, "decision_note": r.decision_note}
+            for r, label, number in rows]
 
 
 def decide(session: Session, head: Actor, request_id: int, approve: bool, note: str, now: datetime) -> None:

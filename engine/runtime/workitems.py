@@ -17,9 +17,9 @@ from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
 
 from engine.jsonutil import jsonable
-from engine.org.organisation import Actor, role_for_lane
+from engine.org.organisation import Actor, display_names, role_for_lane
 from engine.runtime.casestate import address, ready_user_tasks
-from engine.store.models import Department, Role, User, WorkItem, WorkItemCandidate, WorkItemExclusion
+from engine.store.models import Department, Role, WorkItem, WorkItemCandidate, WorkItemExclusion
 
 
 def _as_list(value: Any) -> list[str]:
@@ -134,7 +134,7 @@ def holders(session: Session, items: list[WorkItem]) -> dict[int, str]:
         excluded.setdefault(item_id, []).append(name)
     names = {i.assignee for i in items if i.assignee} | {u for i in items for u in i.candidate_users}
     names |= {n for group in excluded.values() for n in group}
-    people = dict(session.execute(sa.select(User.name, User.display_name).where(User.name.in_(names))).all())
+    people = display_names(session, names)
     found = {}
     for item in items:
         if item.assignee:

@@ -324,6 +324,7 @@ class Petition(Base):
     registered_at: Mapped[datetime]
     channel: Mapped[str | None] = mapped_column(sa.String(40))
     source: Mapped[str | None] = mapped_column(sa.String(60))
+    urgency: Mapped[str | None] = mapped_column(sa.String(20))  # normal | urgent: the queues' badge and order
     summary: Mapped[str | None] = mapped_column(sa.Text)
     problem_type: Mapped[str | None] = mapped_column(sa.String(60))
     category: Mapped[str | None] = mapped_column(sa.String(60))
@@ -491,3 +492,36 @@ class RecusalRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(sa.String(100))
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CompletedTask(Base):
+    """A user task as its worker completed it: what 已办 lists, written by the completing command, so the
+    list is an index range by worker and time (DESIGN decision 4), like the open queues."""
+
+    __tablename__ = "completed_tasks"
+    __table_args__ = (sa.Index("ix_completed_tasks_worker", "completed_by", "completed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    process_id: Mapped[str] = mapped_column(sa.String(200))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(300))
+    completed_by: Mapped[str] = mapped_column(sa.String(100))
+    completed_at: Mapped[datetime]
+    arrived_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+
+
+class SavedFilter(Base):
+    """A user's named queue filter: the view and its query string (search, filters, order)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (sa.UniqueConstraint("user_name", "name", name="uq_saved_filters_user_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(sa.ForeignKey("users.name", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(60))
+    view: Mapped[str] = mapped_column(sa.String(20))
+    query: Mapped[dict] = mapped_column(sa.JSON)  # parameter -> value, whitelisted (engine/org/saved_filters.py)
+    created_at: Mapped[datetime]

@@ -356,6 +356,7 @@ def test_deploy_stores_xml_hash_version_and_who(eng, clock):
     listed = eng.deployments()
     assert listed == [{"id": row.id, "process_id": "routing", "name": "分办", "version": 1,
                        "hash": row.content_hash, "files": ["routing.bpmn"], "deployed_by": "alice",
+                       "deployed_by_name": "alice",  # no such user: the name as recorded
                        "deployed_at": clock.now().isoformat()}]
     (event,) = _events(eng, "deploy")
     assert (event.actor, event.deployment_id, event.case_id) == ("alice", row.id, None)
