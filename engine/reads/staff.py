@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from engine import audit
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Form, validate_submission
-from engine.errors import Conflict, Forbidden, NotFound
+from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound
 from engine.org import access, accounts, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
@@ -244,7 +244,10 @@ class StaffViews:
         validate_submission(self.intake_form(), data)
         cleaned = [(clean_filename(name), content) for name, content in files]
         checked = [(name, content, check_attachment(name, len(content))) for name, content in cleaned]
-        case_id = self.engine.start_case(INTAKE[0], {}, actor)
+        try:
+            case_id = self.engine.start_case(INTAKE[0], {}, actor)
+        except IncidentRaised as failed:  # before the registration task: the form is in no incident
+            raise IncidentRaised(failed.message, failed.incident_id, failed.case_id, input_kept=False) from failed
         # stored before the registration runs: should it fail, the incident keeps the form and the case the files
         with self.db.write() as session:
             for name, content, content_type in checked:
