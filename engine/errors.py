@@ -32,9 +32,11 @@ class Conflict(EngineError):
 
 
 class IncidentRaised(EngineError):
-    """A script or handler failed; the case is as before the command and an incident is open."""
+    """A script or handler failed; the case is as before the command and an incident is open. `input_kept`:
+    whether the incident holds what the user submitted (False when it failed before their input was used)."""
 
-    def __init__(self, message: str, incident_id: int, case_id: int) -> None:
+    def __init__(self, message: str, incident_id: int, case_id: int, input_kept: bool = True) -> None:
         super().__init__(message)
         self.incident_id = incident_id
         self.case_id = case_id
+        self.input_kept = input_kept

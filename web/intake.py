@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from engine import FormErrors
+from engine import FormErrors, IncidentRaised
 from engine.api import AttachmentRejected, check_attachment
 from web.auth import require_role
 from web.current import current_engine
@@ -14,11 +14,11 @@ from web.formdata import initial_values, row_errors, submission, upload_limits
 bp = Blueprint("intake", __name__, url_prefix="/intake")
 
 
-def _page(values, errors=None, attachment_error=None, status=200):
+def _page(values, errors=None, attachment_error=None, status=200, incident=None):
     form = current_engine().staff.intake_form()
     errors = errors or {}
     return render_template(
-        "intake/new.html", form=form, values=values, errors=errors,
+        "intake/new.html", form=form, values=values, errors=errors, incident=incident, resubmit=True,
         row_errors={group: row_errors(errors, group) for group in form.groups()},
         attachment_error=attachment_error, **upload_limits(),
     ), status
@@ -46,6 +46,10 @@ def create():
     except AttachmentRejected as rejected:
         flash("附件未通过检查，登记尚未保存", "error")
         return _page(data, attachment_error=str(rejected), status=422)
+    except IncidentRaised as incident:
+        if incident.input_kept:  # the registration itself failed: the incident holds the form (web/errors.py)
+            raise
+        return _page(data, status=202, incident=incident)
     return redirect(url_for("intake.registered", case_id=case_id))
 
 

@@ -12,7 +12,7 @@ from engine import audit
 from engine.bpmn.attachment_purposes import PURPOSES, offered
 from engine.bpmn.deployments import SpecCache
 from engine.bpmn.forms import Circumstances, Form, validate_submission
-from engine.errors import Conflict, Forbidden, NotFound
+from engine.errors import Conflict, Forbidden, IncidentRaised, NotFound
 from engine.org import access, accounts, saved_filters, sessions
 from engine.org.organisation import Actor, load_actor
 from engine.org.sessions import SignedIn
@@ -260,7 +260,10 @@ class StaffViews:
             raise Forbidden("只有信访室工作人员可以受理登记")
         validate_submission(self.intake_form(), data, Circumstances.at(self.engine.now()))
         uploads = attachments.checked([(name, content, INTAKE_PURPOSE) for name, content in files])
-        case_id = self.engine.start_case(INTAKE[0], {}, actor)
+        try:
+            case_id = self.engine.start_case(INTAKE[0], {}, actor)
+        except IncidentRaised as failed:  # before the registration task: the form is in no incident
+            raise IncidentRaised(failed.message, failed.incident_id, failed.case_id, input_kept=False) from failed
         # stored before the registration runs: should it fail, the incident keeps the form and the case the files
         with self.db.write() as session:
             attachments.store(session, self.engine.keyring, case_id, uploads, actor, self.engine.now(),

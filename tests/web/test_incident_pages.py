@@ -11,13 +11,14 @@ import re
 from datetime import date
 
 import pytest
-from chain import seed_staff
+from chain import PROCESSES, seed_staff
 from click.testing import CliRunner
 from support import REGISTRATION_FORM, login, post, register, signed_in
 
 import cli.main
 from engine import Engine, FakeClock, IncidentRaised
 from engine.api import ReasonMissing
+from engine.bpmn.deployments import read_paths
 from engine.runtime.handlers_registry import HandlerRegistry, registry
 from engine.store.models import UserRole
 from engine.timing.calendar import DayOverride
@@ -211,6 +212,31 @@ def test_a_failing_registration_is_a_202_page_and_keeps_form_and_files(database,
     case = engine.case(row["case_id"])
     assert [item["bpmn_id"] for item in case["work_items"]] == ["Task_register"]
     assert engine.staff.case_page(row["case_id"], engine.actor("xf_wang"))["context"].attachments
+
+
+def test_an_intake_whose_start_fails_gives_the_form_back_filled_in(app, engine):
+    """A diagram that fails before the registration task (here a broken script a process owner added):
+    no incident holds the form, so the page gives it back filled in, and says so."""
+    files = read_paths([PROCESSES])
+    (name,) = [name for name in files if name.endswith("intake.bpmn")]
+    text = files[name].decode() if isinstance(files[name], bytes) else files[name]
+    flow = '<bpmn:sequenceFlow id="Flow_intake_to_register" sourceRef="StartEvent_intake" targetRef="Task_register" />'
+    assert flow in text
+    files[name] = text.replace(flow, flow.replace('"Task_register"', '"Script_broken"') + """
+    <bpmn:scriptTask id="Script_broken" name="登记前检查" scriptFormat="python"><bpmn:script>x = 1 / 0</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="Flow_broken" sourceRef="Script_broken" targetRef="Task_register" />""")
+    engine.deploy(files, by="owner_he")
+    staff = signed_in(app, "xf_wang")
+    response = post(staff, "/intake/new", {**REGISTRATION_FORM, "received_on": "2027-03-02"},
+                    token_from="/intake/new", content_type="multipart/form-data")
+    assert response.status_code == 202
+    page = response.get_data(as_text=True)
+    assert 'id="incident-raised"' in page and "登记前检查" in page and "仍在下方表单中" in page
+    assert "已随异常" not in page
+    assert REGISTRATION_FORM["summary"] in page and 'name="summary"' in page  # the form, filled in
+    (row,) = engine.incidents("open")
+    assert row["task_name"] == "登记前检查"
 
 
 def test_no_view_turns_an_engine_refusal_into_a_500(app, engine):
