@@ -59,6 +59,7 @@ def registered(case_id: int):
     engine = current_engine()
     page = engine.staff.case_page(case_id, g.actor)
     data = page["context"].data
+    # taking is a write: only items that were issued a code need it
+    query_code = engine.staff.take_query_code(case_id, g.actor) if data.get("query_code_issued") else None
     return render_template("intake/registered.html", page=page, ctx=page["context"],
-                           candidates=data.get("duplicate_candidates") or [],
-                           query_code=engine.staff.take_query_code(case_id, g.actor))
+                           candidates=data.get("duplicate_candidates") or [], query_code=query_code)
