@@ -7,9 +7,10 @@ limit is read from a field something writes.
 * User task `decision` = the enum or yes/no field of its own form that records what was decided (同意 /
   退回…): earlier opinions and the timeline name the decision with each opinion.
 * Form field `max_from` = a case field holding the largest value the field may take (the remaining
-  extension allowance); `check_with` = a registered handler that checks the value against the registry
-  (a registration number that must name an item). Both are checked at submit
-  (engine/runtime/submission_checks.py).
+  extension allowance); `options_while` = "option=case field[, …]" on an enum field: the option may be
+  chosen only while that case field is above 0 (no extension request once the allowance is used up);
+  `check_with` = a registered handler that checks the value against the registry (a registration number
+  that must name an item). All are checked at submit (engine/runtime/submission_checks.py).
 * Service task `writes` = the case fields its handler writes, so other declarations may name them.
 
 A case field exists when a form of the deployment has it, a script of the deployment assigns it, or a
@@ -26,7 +27,7 @@ from engine.bpmn.forms import NUMBER_TYPES, FormField
 from engine.bpmn.safe_xml import BPMN_NS, NSMAP
 
 CONTEXT_FIELDS, DECISION = "context_fields", "decision"
-MAX_FROM, CHECK_WITH, WRITES = "max_from", "check_with", "writes"
+MAX_FROM, OPTIONS_WHILE, CHECK_WITH, WRITES = "max_from", "options_while", "check_with", "writes"
 _PROPERTIES = "bpmn:extensionElements/camunda:properties/camunda:property"
 
 
@@ -44,6 +45,12 @@ def context_fields(properties: Mapping[str, str]) -> tuple[ContextField, ...]:
         if field_id.strip():
             found.append(ContextField(field_id.strip(), label.strip() or None))
     return tuple(found)
+
+
+def options_while(properties: Mapping[str, str]) -> dict[str, str]:
+    """A field's parsed `options_while`: option id -> the case field that must stay above 0."""
+    pairs = (part.partition("=") for part in (properties.get(OPTIONS_WHILE) or "").replace("，", ",").split(","))
+    return {option.strip(): field.strip() for option, _, field in pairs if option.strip()}
 
 
 def declared_label(properties: Mapping[str, str], field_id: str) -> str | None:
@@ -132,10 +139,22 @@ def _field_problems(field: FormField, known: set[str], handlers: set[str]) -> li
             found.append("属性 max_from 只适用于单个整数或小数字段")
         elif bound.strip() not in known:
             found.append(f"属性 max_from 引用的“{bound.strip()}”不是本次部署中写入的案件字段")
+    if OPTIONS_WHILE in field.properties:
+        found += _options_while_problems(field, known)
     check = field.properties.get(CHECK_WITH)
     if check is not None and check.strip() not in handlers:
         found.append(f"属性 check_with 引用的“{check.strip()}”不是已注册的处理函数")
     return found
+
+
+def _options_while_problems(field: FormField, known: set[str]) -> list[str]:
+    declared = options_while(field.properties)
+    if field.type != "enum" or field.group or not declared:
+        return ["属性 options_while 只适用于单个枚举字段，应写作 选项id=案件字段[,选项id=案件字段]"]
+    options = {option.id for option in field.options}
+    found = [f"属性 options_while 中的“{option}”不是本字段的选项" for option in declared if option not in options]
+    return found + [f"属性 options_while 引用的“{ref}”不是本次部署中写入的案件字段"
+                    for ref in declared.values() if ref not in known]
 
 
 def user_task_properties(task: object) -> Mapping[str, str]:

@@ -23,7 +23,6 @@ from engine.errors import NotFound, local_minutes
 from engine.jsonutil import jsonable
 from engine.org import access
 from engine.org.organisation import Actor
-from engine.reads import decisions
 from engine.reads.views import (
     OPINION_SUFFIXES,
     decision_of_event,
@@ -125,14 +124,9 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
         submitted = payload.get("data") or {}
         for field_id, value in submitted.items():
             _submitted(entry, form, field_id, value, masking)
-        entry["decisions"] = _decisions(loaded, event, submitted, (payload.get("delta") or {}).get("changed") or {})
+        decision = decision_of_event(loaded, event, submitted)  # 同意 / 退回 / 不予延期 …, beside the task
+        entry["decisions"] = [decision] if decision else []
     return entry
-
-
-def _decisions(loaded: LoadedSpec, event: Event, submitted: dict, changed: dict) -> list[dict[str, str]]:
-    """What the completion decided, then what the engine decided on from it (不予延期 when no allowance is left)."""
-    own = decision_of_event(loaded, event, submitted)
-    return ([own] if own else []) + decisions.engine_decisions(loaded, submitted, changed)
 
 
 def _element_name(loaded: LoadedSpec, event: Event) -> str | None:

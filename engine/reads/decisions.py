@@ -75,19 +75,3 @@ def decision_of(task: Any, submitted: Mapping[str, Any]) -> dict[str, str] | Non
     field = task.xinfang_form.field(field_id)
     return {"label": field.label if field else field_id, "value": shown(field, submitted[field_id])}
 
-
-def engine_decisions(loaded: LoadedSpec, submitted: Mapping[str, Any], changed: Mapping[str, Any]
-                     ) -> list[dict[str, str]]:
-    """Decisions a command's scripts recorded rather than its submission (an extension refused at once
-    because no allowance is left): declared enum decision fields the command set to one of their options
-    without them being submitted. A handler's yes/no default (duplicates.find's is_duplicate = False
-    before anyone judged) is no decision."""
-    found = []
-    for task in _user_tasks(loaded):
-        field_id = user_task_properties(task).get(DECISION, "").strip()
-        field = task.xinfang_form.field(field_id) if field_id and field_id not in submitted else None
-        if field is not None and any(option.id == changed.get(field_id) for option in field.options):
-            decision = decision_of(task, changed)
-            if decision is not None and decision not in found:
-                found.append(decision)
-    return found

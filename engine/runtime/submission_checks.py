@@ -1,6 +1,7 @@
 """Checks of a submission against the case, made at submit inside the completing command, after the form's
 own cleaning (engine/bpmn/forms.py): a number bounded by a case field (`max_from`, e.g. the remaining
-extension allowance) and a value a registered handler must accept (`check_with`, e.g. a registration
+extension allowance), an option allowed only while a case field is above 0 (`options_while`: no extension
+request once the allowance is used up) and a value a registered handler must accept (`check_with`, e.g. a registration
 number that names an item this one can be linked to). Problems come back per field as `FormErrors`, so
 the task stays open with the input kept and nothing advances. Declared and checked at deploy in
 engine/bpmn/case_fields.py.
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.bpmn.case_fields import CHECK_WITH, MAX_FROM, declared_label
+from engine.bpmn.case_fields import CHECK_WITH, MAX_FROM, declared_label, options_while
 from engine.bpmn.forms import Form, FormErrors
 
 # (handler name, field properties, case data with the submission) -> the error message, or None
@@ -33,6 +34,12 @@ def check(form: Form, cleaned: Mapping[str, Any], data: Mapping[str, Any], task_
         bound = _number(data.get(bound_id)) if bound_id else None
         if bound is not None and cleaned[field.id] > bound:
             errors[field.id] = f"不能超过{declared_label(task_properties, bound_id) or bound_id}（{bound}）"
+            continue
+        gate = options_while(field.properties).get(cleaned[field.id])
+        remaining = _number(data.get(gate)) if gate else None
+        if remaining is not None and remaining <= 0:
+            option = next((o.name for o in field.options if o.id == cleaned[field.id]), cleaned[field.id])
+            errors[field.id] = f"{declared_label(task_properties, gate) or gate}为 {remaining}，不能选择“{option}”"
             continue
         handler = field.properties.get(CHECK_WITH, "").strip()
         message = run_check(handler, field.properties, merged) if handler else None

@@ -347,8 +347,8 @@ def extension_over_the_allowance_refused_in_the_form(chain: Chain) -> None:
     chain.do("Task_investigate", handling_action="extension")
     chain.do("Task_request_extension", extension_days="10")
     chain.do("Task_approve_extension")
-    chain.do("Task_investigate", handling_action="extension")
     assert chain.data["extension_days_remaining"] == 5
+    chain.do("Task_investigate", handling_action="extension")
     # 10 + 6 > 15: refused in the form, before the leader sees it; the request stays open
     with pytest.raises(FormErrors) as refused:
         chain.do("Task_request_extension", extension_days="6", extension_reason="仍需时间")
@@ -356,21 +356,39 @@ def extension_over_the_allowance_refused_in_the_form(chain: Chain) -> None:
     assert chain.open_tasks() == ["Task_request_extension"]
     chain.do("Task_request_extension", extension_days="5", extension_reason="仍需时间")
     chain.do("Task_approve_extension")
-    assert chain.data["extension_days_used"] == 15
+    assert (chain.data["extension_days_used"], chain.data["extension_days_remaining"]) == (15, 0)
 
 
 @scenario
-def extension_with_no_allowance_left_refused(chain: Chain) -> None:
+def extension_with_no_allowance_left_refused_in_the_form(chain: Chain) -> None:
     _at_handling(chain)
     chain.do("Task_investigate", handling_action="extension")
     chain.do("Task_request_extension", extension_days="15")
     chain.do("Task_approve_extension")
-    chain.do("Task_investigate", handling_action="extension")
-    # all 15 days used: refused at once, without a request or the leader
+    # all 15 days used: the investigator cannot ask again; a report is still accepted
+    with pytest.raises(FormErrors) as refused:
+        chain.do("Task_investigate", handling_action="extension")
+    assert refused.value.errors == {"handling_action": "剩余可延期天数为 0，不能选择“申请延期”"}
     assert chain.open_tasks() == ["Task_investigate"]
-    assert chain.data["extension_decision"] == "refused"
-    assert "累计延期已达 15 天上限" in chain.notice_texts("extension")[-1]
-    assert chain.data["extension_days_used"] == 15
+    chain.do("Task_investigate")
+    assert chain.open_tasks() == ["Task_department_sign"]
+
+
+@scenario
+def a_new_round_of_handling_has_the_whole_allowance_again(chain: Chain) -> None:
+    _at_handling(chain)
+    chain.do("Task_investigate", handling_action="extension")
+    chain.do("Task_request_extension", extension_days="15")
+    chain.do("Task_approve_extension")
+    chain.handle()
+    chain.do("Task_review_petition_office", joint_review_petition_office="return",
+             joint_review_petition_office_opinion="证据不足，退回重办")
+    chain.do("Task_review_supervision")
+    chain.do("Task_review_case_review")
+    assert chain.open_tasks() == ["Task_investigate"]
+    assert (chain.data["extension_days_used"], chain.data["extension_days_remaining"]) == (0, 15)
+    chain.do("Task_investigate", handling_action="extension")
+    assert chain.open_tasks() == ["Task_request_extension"]
 
 
 # ---- feedback and clarification ------------------------------------------------------------------------

@@ -113,3 +113,16 @@ def test_a_handler_output_must_be_declared_to_be_shown(engine, files):
     problems = _problems(engine, files, "intake.bpmn",
                          '<camunda:property name="writes" value="duplicate_candidates, is_duplicate" />', "")
     assert len(problems) == 1 and "“duplicate_candidates”不是本次部署中任何表单" in problems[0]
+
+
+@pytest.mark.parametrize(("new", "message"), [
+    ('id="options_while" value="extend=extension_days_remaining"', "属性 options_while 中的“extend”不是本字段的选项"),
+    ('id="options_while" value="extension=extension_days_left"',
+     "属性 options_while 引用的“extension_days_left”不是本次部署中写入的案件字段"),
+    ('id="options_while" value=""', "属性 options_while 只适用于单个枚举字段"),
+])
+def test_a_bad_option_gate_is_refused_at_deploy(engine, files, new, message):
+    problems = _problems(engine, files, "handling.bpmn",
+                         'id="options_while" value="extension=extension_days_remaining"', new)
+    assert len(problems) == 1 and ": Task_investigate: 字段 handling_action：" in problems[0], problems
+    assert message in problems[0]

@@ -1,6 +1,6 @@
 """Extension limits (DOMAIN: at most 15 days in total): a request beyond the remaining allowance is refused
-in the form with a clear message and the input kept; with nothing left the request is refused at once;
-approval and refusal send different notices (days and deadline), and the timeline says 不予延期."""
+in the form with a clear message and the input kept; with nothing left the investigator cannot choose to
+ask again; approval and refusal send different notices (days and deadline), and the timeline says 不予延期."""
 
 from support import SIGN_OFF, login, post, register, signed_in, work_through
 
@@ -59,19 +59,19 @@ def test_approval_and_refusal_send_different_notices(client, engine, clock, app)
     assert "审批结果：<strong>同意延期</strong>" in timeline
 
 
-def test_with_no_allowance_left_the_request_is_refused_at_once(client, engine, clock, app):
+def test_with_no_allowance_left_the_investigator_cannot_ask_again(client, engine, clock, app):
     login(client, "xf_wang")
     case_id = register(client)
     chain = work_through(engine, clock, case_id, *SIGN_OFF)
     chain.do("Task_investigate", handling_action="extension")
     chain.do("Task_request_extension", extension_days="15")
     chain.do("Task_approve_extension")
-    chain.do("Task_investigate", handling_action="extension")
-    open_tasks = {item["bpmn_id"] for item in engine.work_items(case_id)}
-    assert "Task_investigate" in open_tasks and not open_tasks & {"Task_request_extension", "Task_approve_extension"}
-    assert "累计延期已达 15 天上限，不能再申请延期" in _notices(app, "s1_liu")
-    page = signed_in(app, "xf_wang").get(f"/cases/{case_id}").get_data(as_text=True)
-    timeline = page[page.index('id="timeline"'):page.index("</ol>", page.index('id="timeline"'))]
-    # the investigator's request is the entry that was refused: the timeline says so there
-    last_request = timeline[timeline.rindex("<li"):]
-    assert "调查核实并形成报告" in last_request and "审批结果：<strong>不予延期</strong>" in last_request
+    task_id = engine.find_task(case_id, "Task_investigate")
+    handler = signed_in(app, "s1_liu")
+    response = post(handler, f"/tasks/{task_id}", {"handling_action": "extension", "handling_report": "初稿"},
+                    token_from=f"/tasks/{task_id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "已提交" not in page
+    assert '<div class="field has-error" data-field="handling_action">' in page
+    assert "剩余可延期天数为 0，不能选择“申请延期”" in page and "初稿" in page
+    assert engine.find_task(case_id, "Task_investigate") == task_id
