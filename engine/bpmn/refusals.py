@@ -29,6 +29,8 @@ _DELEGATES = {
     "class": "调用 Java 类（camunda:class）",
     "delegateExpression": "委托表达式（camunda:delegateExpression）",
     "expression": "表达式服务任务（camunda:expression）",
+    "variableMappingClass": "使用 Java 变量映射类（camunda:variableMappingClass）",
+    "variableMappingDelegateExpression": "委托变量映射（camunda:variableMappingDelegateExpression）",
 }
 _HANDLER_HINT = "请把逻辑写成 handlers/ 中的处理函数，用 camunda:type=\"external\" 和 camunda:topic 调用"
 
@@ -136,6 +138,11 @@ def _unsupported(root: etree._Element) -> Iterator[Found]:
             yield (node.sourceline, owner_id(node), "不支持补偿处理任务（isForCompensation=\"true\"）")
         if node.get(f"{{{CAMUNDA_NS}}}caseRef") is not None:
             yield (node.sourceline, owner_id(node), "不支持调用 CMMN 案例（camunda:caseRef）")
+        binding = node.get(f"{{{CAMUNDA_NS}}}calledElementBinding")
+        if binding not in (None, "latest", "deployment"):
+            # A deployment keeps the called process as deployed with it; a pinned older version is not kept.
+            yield (node.sourceline, owner_id(node), f"不支持按版本调用（camunda:calledElementBinding=\"{binding}\"）："
+                   "被调用的流程总是与调用它的流程一起部署的那个版本")
         if _local(node) == "scriptTask":
             if node.get(f"{{{CAMUNDA_NS}}}resource") is not None:
                 yield (node.sourceline, owner_id(node),

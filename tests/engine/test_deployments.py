@@ -131,6 +131,13 @@ BAD_DIAGRAMS = {
                                'id="Script_x"', "不支持脚本返回值变量（camunda:resultVariable）"),
     "form-ref": (_user_task('camunda:candidateGroups="petition_staff" camunda:formRef="register"'), "Task_x",
                  'id="Task_x"', "不支持 Camunda Forms（camunda:formRef）"),
+    "called-element-version": (_flow('<bpmn:callActivity id="Call_x" calledElement="bad" '
+                                     'camunda:calledElementBinding="version" camunda:calledElementVersion="3" />',
+                                     "Call_x"), "Call_x", 'id="Call_x"',
+                               '不支持按版本调用（camunda:calledElementBinding="version"）'),
+    "java-variable-mapping": (_flow('<bpmn:callActivity id="Call_x" calledElement="bad" '
+                                    'camunda:variableMappingClass="org.example.Mapping" />', "Call_x"), "Call_x",
+                              'id="Call_x"', "不支持使用 Java 变量映射类（camunda:variableMappingClass）"),
     "cmmn-case-ref": (_flow('<bpmn:callActivity id="Call_x" camunda:caseRef="case_1" />', "Call_x"), "Call_x",
                       'id="Call_x"', "不支持调用 CMMN 案例（camunda:caseRef）"),
 }
