@@ -119,7 +119,8 @@ def _recorded_completions(session: Session, case_id: int) -> set[tuple[str, str]
 
 def element_states(workflow: BpmnWorkflow, recorded: Iterable[tuple[str, str]],
                    processes: dict[str, ProcessGraph]) -> dict[str, ProcessState]:
-    """Per process id: completed, active and waiting-timer element ids (sorted, each process that ran)."""
+    """Per process id: completed, active and waiting-timer element ids (sorted, each process that ran); an
+    element is in one of them only, open or waiting before done."""
     completed, active, timers = _live_states(workflow, processes)
     for process_id, bpmn_id in recorded:
         completed.setdefault(process_id, set()).add(bpmn_id)
@@ -132,9 +133,11 @@ def element_states(workflow: BpmnWorkflow, recorded: Iterable[tuple[str, str]],
         reached = completed.setdefault(process_id, set())
         _infer(processes[process_id], reached, active.get(process_id, set()) | timers.get(process_id, set()),
                process_id in finished)
-    return {process_id: ProcessState(sorted(completed.get(process_id, ())), sorted(active.get(process_id, ())),
-                                     sorted(timers.get(process_id, ())))
-            for process_id in sorted(ran)}
+    # one state per element: an element open again (a loop, a returned report) shows as open, not done
+    return {process_id: ProcessState(
+        sorted(completed.get(process_id, set()) - active.get(process_id, set()) - timers.get(process_id, set())),
+        sorted(active.get(process_id, ())), sorted(timers.get(process_id, ())))
+        for process_id in sorted(ran)}
 
 
 def _live_states(workflow: BpmnWorkflow, processes: dict[str, ProcessGraph]) -> tuple[dict[str, set[str]], ...]:

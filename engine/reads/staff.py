@@ -43,6 +43,8 @@ INTAKE = ("petition", "intake", "Task_register")  # (case process, stage process
 INTAKE_PURPOSE = "letter"  # what comes with an item at registration
 DONE_VIEW = "done"  # 已办, beside the open queues' views
 HANDLING_KIND = "handling"  # the department kind that handles items (config/demo-organisation.toml)
+
+
 class EngineDoor(Protocol):
     """What StaffViews uses of `engine.api.Engine`, which builds it: declared here, so neither module
     imports the other."""
@@ -248,9 +250,13 @@ class StaffViews:
     # ---- intake ------------------------------------------------------------------------------------
 
     def intake_form(self) -> Form:
+        return self._intake_task().xinfang_form
+
+    def _intake_task(self) -> Any:
+        """The registration task's spec in the newest deployment of the petition process."""
         with self.db.read() as session:
             loaded = self.engine.specs.for_id(session, self._latest_deployment(session, INTAKE[0]))
-            return views.form_of(loaded, INTAKE[1], INTAKE[2])[0]
+            return views.task_spec(loaded, INTAKE[1], INTAKE[2])
 
     def register(self, data: dict[str, Any], files: list[tuple[str, bytes]], actor: Actor) -> int:
         """Start a petition case and complete its registration in one go; the form and the files (the
@@ -258,7 +264,8 @@ class StaffViews:
         Returns the case id."""
         if "petition_staff" not in actor.roles:
             raise Forbidden("只有信访室工作人员可以受理登记")
-        validate_submission(self.intake_form(), data, Circumstances.at(self.engine.now()))
+        task = self._intake_task()
+        validate_submission(task.xinfang_form, data, Circumstances.at(self.engine.now()))
         uploads = attachments.checked([(name, content, INTAKE_PURPOSE) for name, content in files])
         try:
             case_id = self.engine.start_case(INTAKE[0], {}, actor)
@@ -267,7 +274,7 @@ class StaffViews:
         # stored before the registration runs: should it fail, the incident keeps the form and the case the files
         with self.db.write() as session:
             attachments.store(session, self.engine.keyring, case_id, uploads, actor, self.engine.now(),
-                              TaskOrigin(INTAKE[1], INTAKE[2], "受理登记"))
+                              TaskOrigin(INTAKE[1], INTAKE[2], task.bpmn_name or INTAKE[2]))
         self.engine.complete(self.engine.find_task(case_id, INTAKE[2]), actor, data)
         return case_id
 

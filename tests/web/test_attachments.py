@@ -153,16 +153,17 @@ def test_files_added_on_the_case_page_by_any_reader_of_the_case(app, engine, cas
     assert "情况说明.pdf" in page and "案件页上传" in page and "其他材料" in page
 
 
-@pytest.mark.parametrize(("form", "message"), [
-    ({"purpose": "", "files": (BytesIO(REPORT), "a.pdf")}, "请选择附件用途"),
-    ({"purpose": "photos", "files": (BytesIO(REPORT), "a.pdf")}, "不适用于此处"),
-    ({"purpose": "other"}, "请选择要上传的文件"),
-    ({"purpose": "other", "files": [(BytesIO(REPORT), f"{n}.pdf") for n in range(11)]}, "一次最多上传 10 个附件"),
+@pytest.mark.parametrize(("purpose", "count", "message"), [
+    ("", 1, "请选择附件用途"),
+    ("photos", 1, "不适用于此处"),
+    ("other", 0, "请选择要上传的文件"),
+    ("other", 11, "一次最多上传 10 个附件"),
 ])
-def test_a_refused_upload_on_the_case_page_says_why_and_stores_nothing(app, engine, case_id, form, message):
+def test_a_refused_upload_on_the_case_page_says_why_and_stores_nothing(app, engine, case_id, purpose, count, message):
     client = signed_in(app, "xf_wang")
-    response = post(client, f"/cases/{case_id}/attachments", form, token_from=f"/cases/{case_id}",
-                    content_type="multipart/form-data")
+    files = [(BytesIO(REPORT), f"{n}.pdf") for n in range(count)]
+    response = post(client, f"/cases/{case_id}/attachments", {"purpose": purpose, "files": files},
+                    token_from=f"/cases/{case_id}", content_type="multipart/form-data")
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert rows(engine, case_id) == []
 

@@ -38,6 +38,7 @@ def test_registering_starts_the_case_with_two_accused_and_an_attachment(client, 
     assert [a["name"] for a in data["accused"]] == ["张某", "王某"]
     with engine.db.read() as session:
         attachment = session.scalars(sa.select(Attachment)).one()
+    assert (attachment.purpose, attachment.task_name, attachment.bpmn_id) == ("letter", "登记信访件", "Task_register")
     download = client.get(f"/cases/attachments/{attachment.id}")
     assert download.status_code == 200 and download.data == b"%PDF-1.4 letter"
     assert download.headers["Content-Disposition"].startswith("attachment;")
