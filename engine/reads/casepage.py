@@ -40,6 +40,7 @@ EVENT_LABELS = {
     "timer_fired": "定时器触发", "deadline_moved": "调整期限", "incident": "流程异常", "retry": "异常重试",
     "skip": "跳过出错环节", "run": "继续运行", "reporter viewed": "查看反映人信息",
     "attachment viewed": "下载附件", "migrate": "迁移流程版本",
+    "scheduled": "按时启动（等待启动时间）", "schedule_superseded": "新版本部署，原定启动取消",
 }
 # Actors that are not users: the scheduler fires timers under this name (engine/runtime/commands.py SCHEDULER).
 SYSTEM_ACTORS = {"scheduler": "系统定时器"}
