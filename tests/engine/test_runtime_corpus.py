@@ -161,3 +161,17 @@ def test_a_cycle_event_subprocess_stops_repeating_when_the_main_path_ends(databa
         _cold(database, clock).complete(item["task_id"], WORKER, {})
     case = _cold(database, clock).case(case_id)
     assert (case["status"], case["work_items"], case["incidents"]) == ("completed", [], [])
+
+
+@pytest.mark.parametrize(("again", "rounds"), [("false", 0), ("true", 1)])
+def test_a_loop_tested_before_runs_no_round_when_its_condition_fails_at_once(engine, again, rounds):
+    text = (CORPUS / "rt_loop_standard.bpmn").read_text().replace(
+        '<bpmn:standardLoopCharacteristics loopMaximum="3">',
+        '<bpmn:standardLoopCharacteristics testBefore="true" loopMaximum="3">')
+    engine.deploy({"rt_loop_standard.bpmn": text}, by="test")
+    case_id = engine.start_case("rt_loop_standard", {"again": again == "true"}, WORKER)
+    for _ in range(rounds):
+        engine.complete(engine.find_task(case_id, "supplement"), WORKER, {"again": "false"})
+    case = engine.case(case_id)
+    assert len([e for e in case["events"] if e["kind"] == "complete"]) == rounds
+    assert (case["status"], case["work_items"], case["incidents"]) == ("completed", [], [])
