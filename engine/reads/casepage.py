@@ -41,6 +41,7 @@ EVENT_LABELS = {
     "skip": "跳过出错环节", "resolve": "异常人工关闭", "stale": "异常失效关闭", "run": "继续运行",
     "reporter viewed": "查看反映人信息", "attachment viewed": "下载附件", "attachment added": "上传附件",
     "comment": "评论", "migrate": "迁移流程版本", "query code shown": "显示网络举报查询码",
+    "scheduled": "按时启动（等待启动时间）", "schedule_superseded": "新版本部署，原定启动取消",
 }
 # Reads the log records beside the work (reporter viewed, file downloaded): the case page can leave them out.
 ACCESS_KINDS = frozenset({"reporter viewed", "attachment viewed"})

@@ -31,15 +31,25 @@ def _timer_start(task: Task):
     return next((s for s in starts if isinstance(s.event_definition, TimerEventDefinition)), None)
 
 
-def _fired(task: Task, start) -> bool:
-    """Its timer has fired: the subprocess runs or ran, and its start no longer waits (once done, the
-    start may be compacted away)."""
-    if task.state == TaskState.COMPLETED:
-        return True
+def _start_tasks(task: Task, start) -> list[Task] | None:
+    """The start event's tasks in the event subprocess (None before it exists)."""
     subprocess = task.workflow.top_workflow.subprocesses.get(task.id)
     if subprocess is None:
-        return False
-    return not any(t.task_spec is start and t.state == TaskState.WAITING for t in subprocess.tasks.values())
+        return None
+    return [t for t in subprocess.tasks.values() if t.task_spec is start]
+
+
+def _fired(task: Task, start) -> bool:
+    """Its timer has fired at least once: the start event completed (and may since be compacted away),
+    or, a cycle, it started a path and waits for the next one."""
+    starts = _start_tasks(task, start)
+    if starts is None:
+        return task.state == TaskState.COMPLETED
+    if not starts:
+        return True
+    ran = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.COMPLETED | TaskState.ERROR
+    return any(t.state == TaskState.COMPLETED or any(child.has_state(ran) for child in t.children)
+               for t in starts)
 
 
 def _rest(task: Task) -> Iterator[Task]:
@@ -60,23 +70,33 @@ def _rest(task: Task) -> Iterator[Task]:
 
 
 def settle(workflow: BpmnWorkflow) -> bool:
-    """Apply both rules once; True when a task was cancelled (the caller runs the engine again)."""
+    """Apply both rules once; True when a task was cancelled (the caller runs the engine again). When the
+    rest of its process has finished, an event subprocess's waiting timer start is cancelled: one that
+    never fired ends at once, a non-interrupting one that did ends when its running paths have."""
     changed = False
     for task in list(all_tasks(workflow)):
         start = _timer_start(task)
         if start is None or task.has_state(TaskState.CANCELLED | TaskState.ERROR):
             continue
-        if _fired(task, start):
-            if getattr(start, "interrupting", True) and not task.internal_data.get("xinfang_interrupted"):
+        fired = _fired(task, start)
+        if fired and getattr(start, "interrupting", True):
+            if not task.internal_data.get("xinfang_interrupted"):
                 task.internal_data["xinfang_interrupted"] = True
                 for other in list(_rest(task)):
                     if not other.has_state(TaskState.FINISHED_MASK):
                         other.cancel()
                         changed = True
-        elif all(_timer_start(other) is not None and not _fired(other, _timer_start(other))
-                 for other in _rest(task)):
-            task.cancel()
-            changed = True
+        elif task.state != TaskState.COMPLETED and all(_timer_start(other) is not None for other in _rest(task)):
+            if not fired:
+                task.cancel()
+                changed = True
+            for waiting in [t for t in _start_tasks(task, start) or [] if t.state == TaskState.WAITING]:
+                # A cycle that started paths: no further repetitions, but the paths it started (its
+                # children, which cancelling it would take along) run on; an exhausted cycle completes.
+                value = waiting.internal_data.get("event_value")
+                if isinstance(value, dict) and value.get("cycles") != 0:
+                    value["cycles"] = 0
+                    changed = True
     if changed:
         for owner in [workflow, *workflow.subprocesses.values()]:
             for join in owner.get_tasks(state=TaskState.WAITING):

@@ -32,6 +32,9 @@ SCENARIOS = {
     # the timer (PT2H) fires while the main path runs: the reminder joins it, the case waits for both
     "rt_timer_event_subprocess_noninterrupting": ([("start", {}), ("advance", 3), ("complete", "handle", {}),
                                                    ("complete", "remind", {})], {}),
+    # R3/PT1H: one reminder an hour while the main path runs
+    "rt_timer_event_subprocess_cycle": ([("start", {}), ("advance", 1.5), ("complete", "handle", {}),
+                                         ("complete", "remind", {})], {}),
     # the timer fires: the main path is cancelled and the case ends with the event subprocess
     "rt_timer_event_subprocess_interrupting": ([("start", {}), ("advance", 3)], {"expired": True}),
 }
@@ -135,3 +138,38 @@ def test_a_non_interrupting_timer_event_subprocess_keeps_the_case_open_until_it_
     engine.complete(engine.find_task(case_id, "handle"), WORKER, {})
     assert (engine.case(case_id)["status"], [i["bpmn_id"] for i in engine.work_items(case_id)]) == (
         "running", ["remind"])
+
+
+def test_a_cycle_event_subprocess_stops_repeating_when_the_main_path_ends(database, clock):
+    """Reminders already started are still done; no further ones come; then the case ends."""
+    name = "rt_timer_event_subprocess_cycle"
+    _cold(database, clock).deploy(read_paths([CORPUS / f"{name}.bpmn"]), by="test")
+    case_id = _cold(database, clock).start_case(name, {}, WORKER)
+    for hours in (1.5, 1):
+        clock.advance(timedelta(hours=hours))
+        assert _cold(database, clock).scheduler(owner="corpus").drain() == 1
+    engine = _cold(database, clock)
+    engine.complete(engine.find_task(case_id, "handle"), WORKER, {})
+    case = engine.case(case_id)
+    assert (case["status"], [i["bpmn_id"] for i in case["work_items"]], case["timers"]) == (
+        "running", ["remind", "remind"], [])
+    clock.advance(timedelta(hours=5))
+    assert engine.scheduler(owner="corpus").drain() == 0
+    for item in engine.work_items(case_id):
+        _cold(database, clock).complete(item["task_id"], WORKER, {})
+    case = _cold(database, clock).case(case_id)
+    assert (case["status"], case["work_items"], case["incidents"]) == ("completed", [], [])
+
+
+@pytest.mark.parametrize(("again", "rounds"), [("false", 0), ("true", 1)])
+def test_a_loop_tested_before_runs_no_round_when_its_condition_fails_at_once(engine, again, rounds):
+    text = (CORPUS / "rt_loop_standard.bpmn").read_text().replace(
+        '<bpmn:standardLoopCharacteristics loopMaximum="3">',
+        '<bpmn:standardLoopCharacteristics testBefore="true" loopMaximum="3">')
+    engine.deploy({"rt_loop_standard.bpmn": text}, by="test")
+    case_id = engine.start_case("rt_loop_standard", {"again": again == "true"}, WORKER)
+    for _ in range(rounds):
+        engine.complete(engine.find_task(case_id, "supplement"), WORKER, {"again": "false"})
+    case = engine.case(case_id)
+    assert len([e for e in case["events"] if e["kind"] == "complete"]) == rounds
+    assert (case["status"], case["work_items"], case["incidents"]) == ("completed", [], [])
