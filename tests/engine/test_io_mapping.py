@@ -36,13 +36,15 @@ def test_input_parameters_are_local_and_output_parameters_go_out(engine, databas
     assert data["script_var"] == 200 and data["label_in_script"] == "内部"  # what the task writes goes out
     assert not {"doubled", "items", "info", "nothing"} & data.keys()
     [item] = engine.case(case_id)["work_items"]
+    # the task's own attributes read its input parameters, as in Camunda
+    assert item["candidate_groups"] == ["petition_staff"] and item["priority"] == 80
     runner = Engine(database, clock) if cold else engine
     runner.complete(item["task_id"], STAFF, {"decision": "属实"})
     case = runner.case(case_id)
     assert case["incidents"] == [] and case["status"] == "completed"
     data = case["data"]
     assert data["decision"] == "属实" and data["decision_copy"] == "属实（请复核）"
-    assert "note" not in data
+    assert not {"note", "group", "urgency"} & data.keys()
     assert data["from_sub"] == 1010 and data["sub_out"] == 101  # the subprocess saw its local `inner`
     assert "inner" not in data
 
