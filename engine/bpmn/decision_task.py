@@ -4,7 +4,7 @@ SpiffWorkflow's engine treats UNIQUE as FIRST, has no FIRST, merges outputs into
 compares each cell with `==`. Here the cells are already Python (engine/bpmn/decisions.py), evaluated
 by the case's restricted script engine with the column's value as `cellInput`; the hit policy is kept
 (UNIQUE with two matching rules is an error, as in Camunda) and the result is stored in
-`camunda:resultVariable`, shaped by `camunda:mapDecisionResult`.
+`camunda:resultVariable`, shaped by `camunda:mapDecisionResult`. COLLECT may aggregate (SUM, MIN, MAX, COUNT).
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ from engine.bpmn import task_errors
 from engine.bpmn.feel import INPUT
 from engine.bpmn.safe_xml import CAMUNDA_NS
 
+_AGGREGATIONS = {"SUM": sum, "MIN": min, "MAX": max, "COUNT": len}
+
 
 class DecisionEngine(DMNEngine):
-    def __init__(self, decision) -> None:
+    def __init__(self, decision, aggregation: str | None = None) -> None:
         super().__init__(decision.decisionTables[0])
         self.label = decision.name or decision.id
+        self.aggregation = aggregation  # COLLECT SUM / MIN / MAX / COUNT over the table's one output
 
     def decide(self, task: Task) -> list:
         matched = [rule for rule in self.decision_table.rules if self._matches(rule, task)]
@@ -45,9 +48,21 @@ class DecisionEngine(DMNEngine):
         return True
 
     def rows(self, task: Task) -> list[dict[str, Any]]:
-        """Each matched rule's outputs by output name, as Camunda's decision result (empty cell: null)."""
-        return [{entry.output.name: self._evaluate(task, rule, entry.text) if entry.text else None
+        """Each matched rule's outputs by output name, as Camunda's decision result (empty cell: null);
+        with an aggregation, one row holding the aggregate of the non-null values (none: COUNT 0, else null)."""
+        rows = [{entry.output.name: self._evaluate(task, rule, entry.text) if entry.text else None
                  for entry in rule.outputEntries} for rule in self.decide(task)]
+        if not self.aggregation:
+            return rows
+        [output] = self.decision_table.outputs
+        values = [row[output.name] for row in rows if row[output.name] is not None]
+        if self.aggregation != "COUNT" and not values:
+            return [{output.name: None}]
+        try:
+            return [{output.name: _AGGREGATIONS[self.aggregation](values)}]
+        except TypeError as error:
+            raise task_errors.failure(f"决策表“{self.label}”无法汇总（{self.aggregation}）命中的值：{error}", task,
+                                      "TypeError") from error
 
     def _evaluate(self, task: Task, rule, text: str, context: dict[str, Any] | None = None) -> Any:
         return task_errors.evaluate(task, text, f"决策表“{self.label}”第 {rule.row_number} 条规则", context)
@@ -90,8 +105,9 @@ class DecisionTaskParser(CamundaTaskParser):
         if ref not in parsers:
             self.raise_validation_exception(f"决策表“{ref or ''}”不存在（.dmn 文件需要一起部署）")
         parsers[ref].parse()
+        table = parsers[ref].xpath(".//dmn:decisionTable")[0]  # SpiffWorkflow's model drops the aggregation
         return self.spec_class(
-            self.spec, self.bpmn_id, dmnEngine=DecisionEngine(parsers[ref].decision),
+            self.spec, self.bpmn_id, dmnEngine=DecisionEngine(parsers[ref].decision, table.get("aggregation")),
             result_variable=self.node.get(f"{{{CAMUNDA_NS}}}resultVariable"),
             map_result=self.node.get(f"{{{CAMUNDA_NS}}}mapDecisionResult") or "resultList",
             **self.bpmn_attributes)

@@ -121,11 +121,13 @@ def _read_table(dmn: DmnFile, table: etree._Element, decision_id: str, ns: dict[
     if policy not in HIT_POLICIES:
         dmn.refusals.append((table.sourceline, table_id,
                              f"命中策略 {policy} 未支持（支持 UNIQUE、FIRST、COLLECT）"))
-    if table.get("aggregation"):
-        dmn.refusals.append((table.sourceline, table_id,
-                             f"COLLECT 的汇总方式 {table.get('aggregation')} 未支持（结果为全部命中值的列表）"))
     inputs = table.findall("dmn:input", ns)
     outputs = table.findall("dmn:output", ns)
+    aggregation = table.get("aggregation")
+    if aggregation and policy != "COLLECT":  # the schema allows SUM, MIN, MAX and COUNT only
+        dmn.refusals.append((table.sourceline, table_id, f"汇总方式 {aggregation} 只能用于 COLLECT"))
+    elif aggregation and len(outputs) != 1:
+        dmn.refusals.append((table.sourceline, table_id, f"COLLECT {aggregation} 要求决策表只有一个输出列"))
     for part in (*inputs, *outputs, *table.iterfind("dmn:rule", ns), *table.iterfind("dmn:rule/*", ns)):
         if isinstance(part.tag, str) and not part.get("id") and etree.QName(part).localname != "description":
             # SpiffWorkflow's DMN parser indexes every column, rule and cell by its id

@@ -118,14 +118,15 @@ class _ProcessParser(ProcessParser):
     activity's Camunda variable mapping."""
 
     def parse_node(self, node):
-        spec = super().parse_node(node)
+        connected = super().parse_node(node)  # with boundary events: their split, not the activity
+        spec = self.spec.task_specs.get(node.get("id"), connected)
         mapping = io_mapping.read(node) if etree.QName(node).localname in MAPPABLE else None
         if mapping is not None and not isinstance(spec, IoMapped):
             # Only mapped activities change class, so every other spec stays exactly SpiffWorkflow's (or
             # ours) for its serializer and diff; the subclass adds hooks and no state.
             spec.__class__ = with_io_mapping(type(spec))
             spec.io_mapping = mapping
-        return spec
+        return connected
 
     def create_spec(self):
         spec = super().create_spec()

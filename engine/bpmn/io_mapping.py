@@ -264,7 +264,7 @@ def _copied(copies: tuple[Copy, ...], source: Task) -> dict[str, Any]:
 
 
 class IoMapped:
-    """Mixed into every activity spec the dialect parses; a no-op without a mapping."""
+    """Mixed into the spec of each activity that has a mapping (engine/bpmn/dialect.py swaps its class)."""
 
     io_mapping: IoMapping | None = None
 

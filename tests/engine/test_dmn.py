@@ -104,6 +104,35 @@ def test_a_single_result_mapping_over_several_matched_rules_is_an_incident(engin
                                    'camunda:mapDecisionResult="singleEntry" 只能接受一条')
 
 
+@pytest.mark.parametrize(("aggregation", "notify"), [("COUNT", [3]), ("MIN", ["leader_in_charge"]),
+                                                   ("MAX", ["petition_staff"])])
+def test_collect_aggregates_the_matched_values(engine, aggregation, notify):
+    engine.deploy(_files(grading=('hitPolicy="COLLECT"', f'hitPolicy="COLLECT" aggregation="{aggregation}"')),
+                  by="owner")
+    data = engine.case(engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 2}, STAFF))[
+        "data"]
+    assert data["notify"] == notify
+
+
+@pytest.mark.parametrize(("aggregation", "notify"), [("COUNT", [0]), ("MIN", [None])])
+def test_an_aggregate_over_no_matched_rule_is_zero_for_count_else_null(engine, aggregation, notify):
+    files = _files(grading=('hitPolicy="COLLECT"', f'hitPolicy="COLLECT" aggregation="{aggregation}"'))
+    files["grading.dmn"] = files["grading.dmn"].replace('<inputEntry id="Entry_notify_staff"><text>-</text>',
+                                                        '<inputEntry id="Entry_notify_staff"><text>&lt; 0</text>')
+    engine.deploy(files, by="owner")
+    data = engine.case(engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 10}, STAFF))[
+        "data"]
+    assert data["notify"] == notify
+
+
+def test_a_sum_over_text_is_an_incident_in_chinese(engine):
+    engine.deploy(_files(grading=('hitPolicy="COLLECT"', 'hitPolicy="COLLECT" aggregation="SUM"')), by="owner")
+    with pytest.raises(IncidentRaised) as raised:
+        engine.start_case("dmn_tasks", {"category": "appeal", "rank": "bureau", "days": 2}, STAFF)
+    [incident] = engine.case(raised.value.case_id)["incidents"]
+    assert incident["message"].startswith("决策表“通知哪些角色”无法汇总（SUM）命中的值")
+
+
 def test_unique_table_with_one_matching_rule_runs(engine):
     engine.deploy(_files(), by="owner")
     case = engine.case(engine.start_case("dmn_unique_conflict", {"days": 3}, STAFF))
@@ -137,8 +166,11 @@ _DEPENDENT_DECISION = (
 
 @pytest.mark.parametrize(("replace", "element_id", "message"), [
     ({"grading": ('hitPolicy="UNIQUE"', 'hitPolicy="ANY"')}, "DecisionTable_overlapping", "命中策略 ANY 未支持"),
-    ({"grading": ('hitPolicy="COLLECT"', 'hitPolicy="COLLECT" aggregation="SUM"')}, "DecisionTable_notify",
-     "汇总方式 SUM 未支持"),
+    ({"grading": ('hitPolicy="UNIQUE"', 'hitPolicy="FIRST" aggregation="SUM"')}, "DecisionTable_overlapping",
+     "汇总方式 SUM 只能用于 COLLECT"),
+    ({"grading": ('<decisionTable id="DecisionTable_grade">',
+                  '<decisionTable id="DecisionTable_grade" hitPolicy="COLLECT" aggregation="COUNT">')},
+     "DecisionTable_grade", "COLLECT COUNT 要求决策表只有一个输出列"),
     ({"routing": ('<text>"village"</text>', '<text>date("2026-01-01")</text>')}, "Rule_village",
      "不支持的 FEEL 写法"),
     ({"routing": ('<text>"supervision_1"</text>', '<text>upper("a")</text>')}, "Rule_senior",

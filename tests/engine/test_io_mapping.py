@@ -36,13 +36,15 @@ def test_input_parameters_are_local_and_output_parameters_go_out(engine, databas
     assert data["script_var"] == 200 and data["label_in_script"] == "内部"  # what the task writes goes out
     assert not {"doubled", "items", "info", "nothing"} & data.keys()
     [item] = engine.case(case_id)["work_items"]
+    # the task's own attributes read its input parameters, as in Camunda
+    assert item["candidate_groups"] == ["petition_staff"] and item["priority"] == 80
     runner = Engine(database, clock) if cold else engine
     runner.complete(item["task_id"], STAFF, {"decision": "属实"})
     case = runner.case(case_id)
     assert case["incidents"] == [] and case["status"] == "completed"
     data = case["data"]
     assert data["decision"] == "属实" and data["decision_copy"] == "属实（请复核）"
-    assert "note" not in data
+    assert not {"note", "group", "urgency"} & data.keys()
     assert data["from_sub"] == 1010 and data["sub_out"] == 101  # the subprocess saw its local `inner`
     assert "inner" not in data
 
@@ -66,6 +68,27 @@ def test_call_activity_with_variables_all_hands_everything_both_ways(engine):
     assert data["callee_only"] is True
     assert "hidden" not in data  # with variables="all" the callee saw `secret`
     assert "x" not in data and "y" not in data
+
+
+_BOUNDARY = """
+    <bpmn:boundaryEvent id="review_reminder" cancelActivity="false" attachedToRef="review">
+      <bpmn:outgoing>reminded</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="review_reminder_timer"><bpmn:timeDuration>P1D</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="reminded_end"><bpmn:incoming>reminded</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="reminded" sourceRef="review_reminder" targetRef="reminded_end" />
+    <bpmn:endEvent id="end">"""
+
+
+def test_a_task_with_a_boundary_event_keeps_its_mapping(engine):
+    engine.deploy(_files("io_tasks.bpmn", '\n    <bpmn:endEvent id="end">', _BOUNDARY), by="owner")
+    case_id = engine.start_case("io_tasks", {"amount": 100, "label": "外部"}, STAFF)
+    [item] = engine.case(case_id)["work_items"]
+    assert item["candidate_groups"] == ["petition_staff"]  # read from its input parameter
+    engine.complete(item["task_id"], STAFF, {"decision": "属实"})
+    data = engine.case(case_id)["data"]
+    assert data["decision_copy"] == "属实（请复核）" and "note" not in data
 
 
 _MAP = '<camunda:inputOutput><camunda:inputParameter name="p">1</camunda:inputParameter></camunda:inputOutput>'
