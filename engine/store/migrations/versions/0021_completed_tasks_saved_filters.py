@@ -3,7 +3,7 @@ engine/org/saved_filters.py); earlier cases' completed tasks come from the audit
 urgency from the case data
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0020
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0017"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
