@@ -9,7 +9,7 @@ def _repeat(client, engine) -> tuple[int, int, str]:
     """An original and a restatement of it; returns (original case, repeat case, confirmation task)."""
     login(client, "xf_wang")
     original = register(client)
-    repeat = register(client, summary="某街道城建办主任张某在工程招标中收受施工方的礼金", received_on="2026-03-03")
+    repeat = register(client, summary="某街道城建办主任张某在工程招标中收受施工方的礼金", received_on="2026-03-02")
     return original, repeat, engine.find_task(repeat, "Task_confirm_duplicate")
 
 
