@@ -153,8 +153,8 @@ def record(db: Database, now: datetime, case_id: int, actor: Actor, failure: Fai
                               "message": failure.message, "line": failure.line, "command": command.get("command")})
         if created:
             _notify_fixers(session, incident, now)
-    where = f"“{failure.task_name}”" if failure.task_name else ""
-    raise IncidentRaised(f"流程在{where}处出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
+    where = f"在“{failure.task_name}”处" if failure.task_name else ""
+    raise IncidentRaised(f"流程{where}出错，案件保持原状，已记录异常 #{incident.id}：{failure.message}",
                          incident.id, case_id)
 
 

@@ -35,7 +35,8 @@ def check(form: Form, cleaned: Mapping[str, Any], data: Mapping[str, Any], task_
         if bound is not None and cleaned[field.id] > bound:
             errors[field.id] = f"不能超过{declared_label(task_properties, bound_id) or bound_id}（{bound}）"
             continue
-        gate = options_while(field.properties).get(cleaned[field.id])
+        gates = options_while(field.properties)  # keyed by option id: only a single choice can hit one
+        gate = gates.get(cleaned[field.id]) if gates and isinstance(cleaned[field.id], str) else None
         remaining = _number(data.get(gate)) if gate else None
         if remaining is not None and remaining <= 0:
             option = next((o.name for o in field.options if o.id == cleaned[field.id]), cleaned[field.id])

@@ -84,3 +84,11 @@ def test_possible_duplicates_are_shown_after_registering(client, clock):
     page = client.get(f"/intake/registered/{case_id}").get_data(as_text=True)
     assert "XF-2026-000002" in page
     assert "疑似重复件" in page and "XF-2026-000001" in page
+
+
+def test_several_keywords_one_per_line_are_registered(client, engine):
+    """A list field's value is a list: the submit-time checks (option gates) must take it as it is."""
+    login(client, "xf_wang")
+    case_id = register(client, keywords="工程招标\n礼金")
+    assert engine.case(case_id)["data"]["keywords"] == ["工程招标", "礼金"]
+    assert engine.case(case_id)["incidents"] == []
