@@ -1,8 +1,9 @@
 """Second rounds in the browser: a repeated task opens with nothing of its earlier round in it, and work
 that comes back goes to the person who did it.
 
-The case asks for an extension (调查核实 comes round again) and its report is sent back at joint review
-(调查核实, 部门签批 and the three reviews come round again). Every task of the walk — first rounds included,
+The case asks for an extension twice, approved then refused (调查核实 and both extension tasks come round
+again), and its report is sent back at joint review (调查核实, 部门签批 and the three reviews come round
+again). Every task of the walk — first rounds included,
 where another task's answers already sit in the case — must open showing only its diagram defaults.
 
 An incident raised by a staff member's submit (no calendar for the year: the deadline cannot be computed)
@@ -42,6 +43,17 @@ def test_every_round_opens_fresh_and_returned_work_comes_back_to_its_author(offi
     work("Task_request_extension")
     work("Task_approve_extension")
     expect_in_own_queue("Task_investigate")
+    # A second request within the 5 days left, refused: both extension tasks open fresh again, the notice
+    # and the timeline say 不予延期, and the investigation is back with its author.
+    work("Task_investigate", handling_action="extension")
+    work("Task_request_extension", extension_days="5")
+    work("Task_approve_extension", extension_decision="refused", extension_opinion="理由不充分")
+    expect_in_own_queue("Task_investigate")
+    office.goto("/notices/")
+    expect(office.page.locator("main")).to_contain_text("同意延期 10 天")
+    expect(office.page.locator("main")).to_contain_text("的延期申请不予延期")
+    office.goto(f"/cases/{office.cases[number]}")
+    expect(office.page.locator("#timeline")).to_contain_text("不予延期")
     report = {"disposal": "close", "truthfulness": "untrue", "clarification_proposed": "true"}
     work("Task_investigate", **report)
     work("Task_department_sign")
