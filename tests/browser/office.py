@@ -23,8 +23,8 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 DEMO_PASSWORD = "xinfang-demo"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 TIMEOUT_MS = 10_000
-# a diagram key, role, department or user name (task_id, supervision_1, s1_liu) shown instead of its label
-RAW_ID = re.compile(r"(?<![A-Za-z0-9_])[a-z][a-z0-9]*_[a-z0-9_]+(?![A-Za-z0-9_])")  # ASCII bounds: 由s1_liu办理
+# a diagram key, role, department or user name (Task_investigate, supervision_1, s1_liu) shown instead of its label
+RAW_ID = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+(?![A-Za-z0-9_])")  # ASCII bounds: 由s1_liu
 
 
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
