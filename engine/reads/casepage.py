@@ -118,7 +118,7 @@ def _entry(loaded: LoadedSpec, event: Event, payload: dict, people: dict[str, st
              "kind": event.kind, "label": EVENT_LABELS.get(event.kind, event.kind),
              "access": event.kind in ACCESS_KINDS,
              "stage": stages.get(event.process_id, event.process_id) if event.process_id else None,
-             "task": payload.get("task") or payload.get("timer") or _element_name(loaded, event),
+             "task": _element_name(loaded, event) or _named(loaded, payload.get("task") or payload.get("timer")),
              "note": _note(loaded, event, payload, people), "opinions": [], "fields": [], "decisions": []}
     if event.kind == "complete":
         form = event_form(loaded, event)
@@ -137,6 +137,15 @@ def _element_name(loaded: LoadedSpec, event: Event) -> str | None:
         return task_spec(loaded, event.process_id, event.bpmn_id).bpmn_name or event.bpmn_id
     except NotFound:  # an element of a process the case's deployment no longer has (after a migration)
         return event.bpmn_id
+
+
+def _named(loaded: LoadedSpec, element: str | None) -> str | None:
+    """An element an event's payload names by its id (the task an attachment came with): its name."""
+    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+        task = spec.task_specs.get(element) if element else None
+        if task is not None:
+            return task.bpmn_name or element
+    return element
 
 
 def event_form(loaded: LoadedSpec, event: Event) -> Form:

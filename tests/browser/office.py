@@ -23,6 +23,8 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 DEMO_PASSWORD = "xinfang-demo"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 TIMEOUT_MS = 10_000
+# a diagram key, role, department or user name (Task_investigate, supervision_1, s1_liu) shown instead of its label
+RAW_ID = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+(?![A-Za-z0-9_])")  # ASCII bounds: 由s1_liu
 
 
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
@@ -255,6 +257,11 @@ class Office:
                 del shown[name]
         assert not shown, f"{TASK_NAMES[bpmn_id]} opens with earlier answers: {shown}"
 
+    def expect_no_raw_ids(self) -> None:
+        """The page's main content names things as the office does: no snake_case key, role or user name."""
+        found = sorted(set(RAW_ID.findall(self.page.locator("main").inner_text())))
+        assert not found, f"{self.page.url} shows raw ids: {found}"
+
     def submit(self) -> None:
         """Submit the task form; it must be accepted (back to the queue with "已提交")."""
         self.page.locator("form.task-form").get_by_role("button", name="提交").click()
@@ -270,11 +277,12 @@ class Office:
 
     def work(self, number: str, bpmn_id: str, by: str, answers: Mapping[str, Any],
              screenshot: str | None = None) -> None:
-        """Sign in as `by` (if needed), open the task from the queues, check that it shows no earlier answer,
-        answer it and submit it."""
+        """Sign in as `by` (if needed), open the task from the queues, check that it shows no earlier answer
+        and no raw id, answer it and submit it."""
         self.as_user(by)
         self.open_task(number, bpmn_id)
         self.expect_opens_fresh(bpmn_id)
+        self.expect_no_raw_ids()
         self.fill_form(on_the_day(dict(answers), self.engine.now()))
         if screenshot:
             self.screenshot(screenshot)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from io import BytesIO
 
 import pytest
@@ -79,6 +80,13 @@ def test_files_uploaded_with_the_task_form_are_kept_typed_encrypted_and_audited(
     case_page = signed_in(app, "xf_wang").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "调查报告</span>" in case_page and "调查报告.pdf" in case_page and "证据材料" in case_page
     assert "上传附件" in case_page  # the timeline
+
+
+def test_the_timeline_names_the_task_a_file_came_with(app, engine, case_id):
+    submit_report(app, engine, case_id, **{"attachment.handling_report": (REPORT, "调查报告.pdf")})
+    case_page = signed_in(app, "xf_wang").get(f"/cases/{case_id}").get_data(as_text=True)
+    (uploaded,) = re.findall(r'<li class="event-attachment-added">(.*?)</li>', case_page, re.S)
+    assert "调查核实并形成报告" in uploaded and "Task_investigate" not in uploaded
 
 
 def test_a_reader_of_the_case_opens_the_report_but_not_what_may_name_the_reporter(app, engine, case_id):
