@@ -210,3 +210,17 @@ def test_a_diagram_naming_an_unknown_purpose_is_refused_at_validate(engine):
     files[name] = text.replace('value="handling_report,evidence"', 'value="handling_report,photos"')
     problems = [str(problem) for problem in engine.validate(files)]
     assert any("附件用途“photos”不存在" in problem and "Task_investigate" in problem for problem in problems), problems
+
+
+def test_the_department_leader_attaches_the_signed_report_with_the_sign_off(app, engine, clock, case_id):
+    work_through(engine, clock, case_id, "Task_investigate")
+    client = signed_in(app, "s1_sun")
+    task_id = engine.find_task(case_id, "Task_department_sign")
+    html = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'name="attachment.handling_report"' in html and "上传调查报告" in html
+    response = post(client, f"/tasks/{task_id}", {"report_signoff": "sign", "report_signoff_opinion": "同意报结",
+                                                  "attachment.handling_report": (BytesIO(REPORT), "签字件.pdf")},
+                    token_from=f"/tasks/{task_id}", content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert [(r.purpose, r.task_name, r.uploaded_by) for r in rows(engine, case_id)] == [
+        ("handling_report", "分管领导审核签字", "s1_sun")]
