@@ -54,5 +54,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(display, "display")
     app.add_template_filter(deadline, "deadline")
     app.add_template_filter(file_size, "file_size")
-    app.jinja_env.globals.update(CHANNELS=labels.CHANNELS, CATEGORIES=labels.CATEGORIES, STATUSES=labels.STATUSES,
-                             RANKS=labels.RANKS)
+    app.jinja_env.globals.update(CHANNELS=labels.CHANNELS, CATEGORIES=labels.CATEGORIES, STATUSES=labels.STATUSES)

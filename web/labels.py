@@ -4,7 +4,5 @@ CHANNELS = {"letter": "来信", "visit": "来访", "phone": "来电", "web": "�
 CATEGORIES = {"accusation": "检举控告", "appeal": "申诉", "suggestion": "批评建议", "out_of_scope": "业务范围外",
               "no_substance": "无实质内容", "higher_level": "属上级管辖", "lower_level": "属下级管辖",
               "accuses_principal": "反映本机关主要负责人"}
-RANKS = {"bureau": "厅局级", "county": "县处级", "township": "乡科级", "general": "一般干部",
-         "village": "村（社区）干部", "other": "其他"}  # the accused's 级别, as processes/intake.bpmn names them
 STATUSES = {"registered": "已登记", "classified": "已分流", "assigned": "已交办", "handled": "已报结",
             "archived": "已归档"}

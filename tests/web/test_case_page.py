@@ -9,13 +9,8 @@ from datetime import datetime
 
 import pytest
 from chain import PROCESSES, Chain
-from lxml import etree
 from support import login, register
 
-from web.labels import RANKS
-
-CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
-INTAKE = PROCESSES / "intake.bpmn"
 
 REPORTER_NAME = "李某"  # chain.REGISTRATION's reporter
 REPORTER_CONTACT = "13800000000"
@@ -176,9 +171,3 @@ def test_the_accused_rank_is_shown_by_its_chinese_name(client, engine):
     for page in (f"/cases/{case_id}", f"/tasks/{engine.find_task(case_id, 'Task_classify')}"):
         text = client.get(page).get_data(as_text=True)
         assert "（乡科级）" in text and "township" not in text, page
-
-
-def test_the_rank_labels_are_the_intake_forms_own():
-    form = {field.get("id"): field for field in etree.parse(str(INTAKE)).iter(f"{CAMUNDA}formField")}
-    named = {value.get("id"): value.get("name") for value in form["accused.rank"].iter(f"{CAMUNDA}value")}
-    assert named == RANKS
