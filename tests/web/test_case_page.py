@@ -8,9 +8,8 @@ import re
 from datetime import datetime
 
 import pytest
-from chain import PROCESSES, Chain
+from chain import Chain
 from support import login, register
-
 
 REPORTER_NAME = "李某"  # chain.REGISTRATION's reporter
 REPORTER_CONTACT = "13800000000"
