@@ -182,4 +182,12 @@ def test_full_case(office):
     expect(case_page.locator("table.results")).to_contain_text("已归档")
     office.screenshot("search-results")
 
+    # 已办: the investigator finds the case's investigation among the tasks they completed, by search too.
+    office.as_user("s1_liu")
+    done = office.goto("/tasks/done?q=" + number)
+    rows = done.locator("table.queue.done tbody tr").filter(has_text=TASK_NAMES["Task_investigate"])
+    expect(rows.first).to_contain_text(number)
+    expect(rows).to_have_count(3)  # the extension request, the report sent back, the report accepted
+    office.screenshot("done-queue")
+
     assert not office.console_errors, "\n".join(office.console_errors)
