@@ -36,12 +36,21 @@ from engine.store.models import Case, EventSubscription
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 RUNTIME_CORPUS = ROOT / "tests" / "engine" / "runtime_corpus"
-# Corpus diagrams (one feature each) are deployed alone; the other folders each as a whole, as their tests
-# deploy them (call activities and cross-task rules name processes beside them).
-CORPORA = [ROOT / "tests" / "engine" / "corpus_events", RUNTIME_CORPUS]
-FOLDERS = sorted({path.parent for path in (ROOT / "tests").glob("**/diagrams/*.bpmn")}) + [ROOT / "processes"]
+# Corpus diagrams (one feature each) are deployed alone — but those the Modeler corpus expects refused at
+# validate (mc_refuse_*); the other folders each as a whole, as their tests deploy them (call activities,
+# decision tables and cross-task rules name files beside them).
+CORPORA = [ROOT / "tests" / "engine" / "corpus_events", RUNTIME_CORPUS, ROOT / "tests" / "engine" / "modeler_corpus"]
+FOLDERS = sorted({path.parent for path in (ROOT / "tests").glob("**/diagrams/*.bpmn")}) + [
+    ROOT / "tests" / "engine" / "dmn", ROOT / "processes"]
 MAX_COMMANDS = 16
 START = "2026-03-02T09:00:00+08:00"
+
+
+def _called(path: Path, folder: Path) -> list[Path]:
+    """The corpus files defining the processes `path` calls, deployed beside it."""
+    called = {node.get("calledElement") for node in etree.parse(str(path)).getroot().iter(f"{BPMN}callActivity")}
+    return [other for other in sorted(folder.glob("*.bpmn")) if other != path and called & {
+        process.get("id") for process in etree.parse(str(other)).getroot().iter(f"{BPMN}process")}]
 
 
 def _startable(folder: Path) -> list[tuple[list[Path], str, dict[str, Any]]]:
@@ -50,7 +59,9 @@ def _startable(folder: Path) -> list[tuple[list[Path], str, dict[str, Any]]]:
     case would be given at intake)."""
     found = []
     for path in sorted(folder.glob("*.bpmn")):
-        files = [path] if folder in CORPORA else [folder]
+        if path.stem.startswith("mc_refuse_"):
+            continue
+        files = [path, *_called(path, folder)] if folder in CORPORA else [folder]
         for process in etree.parse(str(path)).getroot().iter(f"{BPMN}process"):
             starts = process.findall(f"{BPMN}startEvent")
             startable = [s for s in starts if all(not child.tag.endswith("EventDefinition")
@@ -120,7 +131,7 @@ def _handlers(files: list[Path]) -> HandlerRegistry:
     for name in registry.names():
         handlers.register(name)(registry.get(name))
     topics = {node.get(f"{CAMUNDA}topic") for text in read_paths(files).values()
-              for node in etree.fromstring(text).iter(f"{BPMN}serviceTask")}
+              for tag in ("serviceTask", "sendTask") for node in etree.fromstring(text).iter(f"{BPMN}{tag}")}
     for name in sorted(topics - registry.names() - {None}):
         handlers.register(name)(lambda context: None)
     return handlers
