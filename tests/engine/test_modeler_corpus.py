@@ -10,11 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from common import make_actor
+from common import ROOT, make_actor
 
-from engine import Engine, ValidationFailed
+from engine import Engine, IncidentRaised, ValidationFailed
 from engine.bpmn.deployments import read_paths
-from engine.org.organisation import ROLE_CATALOGUE
+from engine.org.organisation import ROLE_CATALOGUE, load_actor, load_organisation
 from engine.runtime.handlers_registry import HandlerRegistry
 
 CORPUS = Path(__file__).parent / "modeler_corpus"
@@ -69,6 +69,8 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_lane": Runs([("complete", "handle", {})], groups={"handle": ["petition_staff"]}),
     "mc_collaboration_black_box": Runs([("complete", "register", {})]),
     "mc_assignee_expression": Runs([("complete", "choose", {"officer": "li"})], status="running", open=["handle"]),
+    # camunda:initiator names the variable holding who started the case (a real-world Camunda example)
+    "mc_initiator": Runs(status="running", open=["handle"], data={"initiator": "wang"}),
     "mc_none_throw_event": Runs([("complete", "handle", {})]),
     "mc_data_object": Runs([("complete", "handle", {})]),  # documentation only, as in Camunda
     "mc_send_task": Runs(data={"stamped": True}),  # runs its handler, as a service task
@@ -156,6 +158,28 @@ def test_corpus_diagram_is_refused_with_its_message(eng, name):
     with pytest.raises(ValidationFailed):
         eng.deploy(files, by="test")
     assert eng.deployments() == []
+
+
+def test_the_initiator_is_the_assignee_of_a_task_routed_to_them(eng):
+    with eng.db.write() as session:
+        load_organisation(session, ROOT / "config" / "demo-organisation.toml")
+    with eng.db.read() as session:
+        starter = load_actor(session, "xf_wang")
+    eng.deploy(read_paths(_paths("mc_initiator")), by="test")
+    case_id = eng.start_case("mc_initiator", {}, starter)
+    assert [(i["bpmn_id"], i["assignee"]) for i in eng.work_items(case_id)] == [("handle", "xf_wang")]
+
+
+def test_an_assignee_naming_no_variable_is_an_incident_in_chinese(eng):
+    """SpiffWorkflow's "Error evaluating expression '…'" and its English "did you mean" note are not what
+    staff read: the incident names the expression and the missing variable."""
+    eng.deploy(read_paths(_paths("mc_assignee_expression")), by="test")
+    case_id = eng.start_case("mc_assignee_expression", {}, ANYONE)
+    (item,) = eng.work_items(case_id)
+    with pytest.raises(IncidentRaised):
+        eng.complete(item["task_id"], ANYONE, {})
+    (incident,) = eng.case(case_id)["incidents"]
+    assert incident["message"] == "表达式“officer”无法计算：变量 officer 不存在"
 
 
 def test_one_pass_reports_every_refused_diagram_at_once(eng):
