@@ -154,14 +154,21 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
     return parsed, sorted(set(problems))
 
 
+# What an empty expression of each kind is, for the message (conditions and timers: scripts may be empty)
+_EMPTY_NAMES = {"condition": "条件表达式", "timeDate": "定时器时间（timeDate）",
+                "timeDuration": "定时器时长（timeDuration）", "timeCycle": "定时器周期（timeCycle）"}
+
+
 def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem]:
     problems = []
     foreign = refusals.foreign_language_ids(bpmn_file.tree)
+    declared = refusals.declared_language(bpmn_file.tree)
     for expression in bpmn_file.expressions:
         if expression.element_id in foreign:
             continue
         if not expression.source.strip():
-            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", "表达式为空"))
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                    f"{_EMPTY_NAMES.get(expression.kind, '表达式')}为空"))
             continue
         if expression.source.strip().startswith("="):
             problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
@@ -170,7 +177,9 @@ def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem
             continue
         for error in check(expression.python, expression.mode, helpers):
             line = (expression.line or 0) + max((error.line or 1) - 1, 0)
-            problems.append(Problem(bpmn_file.name, line, expression.element_id or "", error.message))
+            hint = f"（流程图声明的表达式语言为 {declared}，本引擎只计算 JUEL（${{…}}）或 Python）" \
+                if declared and expression.kind in _EMPTY_NAMES else ""
+            problems.append(Problem(bpmn_file.name, line, expression.element_id or "", error.message + hint))
         if expression.kind.startswith("time"):
             message = _literal_timer_problem(expression)
             if message:

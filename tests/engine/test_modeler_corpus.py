@@ -85,6 +85,10 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_data_store": Refused("DataStoreReference_archive", "不支持数据存储（bpmn:dataStoreReference）"),
     "mc_refuse_compensation": Refused("unbook", "不支持补偿处理任务（isForCompensation=\"true\"）"),
     "mc_refuse_feel_condition": Refused("f_big", "不支持的表达式语言 FEEL（language=\"feel\"）"),
+    "mc_refuse_feel_uri": Refused("f_big", "不支持的表达式语言 FEEL（language=\"https://www.omg.org/spec/DMN/20191111/FEEL/\"）"),
+    # Camunda ignores a declared default language, so it is named only when the expression is no JUEL
+    "mc_refuse_declared_xpath": Refused("f_big", "语法错误：写法无法识别（流程图声明的表达式语言为 XPath"),
+    "mc_refuse_empty_timer": Refused("TimerEventDefinition_1", "定时器时长（timeDuration）为空"),
     "mc_refuse_javascript_condition": Refused("f_big", "不支持的表达式语言 JavaScript"),
     "mc_refuse_xpath_condition": Refused("f_big", "不支持的表达式语言 XPath"),
     "mc_refuse_groovy_script": Refused("calc", "不支持的脚本语言 Groovy（scriptFormat=\"groovy\"）"),
