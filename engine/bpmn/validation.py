@@ -175,6 +175,10 @@ def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem
                                     f"不支持 FEEL 表达式（Camunda 8 的写法，以“=”开头）：{expression.source.strip()}；"
                                     "请用 JUEL（${…}）"))
             continue
+        for name, kind in _camunda_context(expression):
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                    f"不支持 Camunda 的{kind}“{name}”：{expression.source.strip()}；请直接写"
+                                    "变量名（如 ${amount}，而不是 ${execution.getVariable(\"amount\")}）"))
         for error in check(expression.python, expression.mode, helpers):
             line = (expression.line or 0) + max((error.line or 1) - 1, 0)
             hint = f"（流程图声明的表达式语言为 {declared}，本引擎只计算 JUEL（${{…}}）或 Python）" \
@@ -185,6 +189,29 @@ def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem
             if message:
                 problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", message))
     return problems
+
+
+# What Camunda 7 provides to JUEL besides the variables; here such a name would be missing task data and
+# such a method missing on the value, an incident at run time (real Camunda examples use them).
+_CAMUNDA_CONTEXT = {"execution": "内置对象", "S": "内置函数", "XML": "内置函数", "JSON": "内置函数",
+                    "currentUser": "内置函数", "currentUserGroups": "内置函数", "dateTime": "内置函数",
+                    "now": "内置函数", "authenticatedUserId": "内置变量"}
+_SPIN_METHODS = {"prop", "elementList", "numberValue", "stringValue", "boolValue", "jsonPath", "xPath", "mapTo"}
+
+
+def _camunda_context(expression: Expression) -> list[tuple[str, str]]:
+    """(name, what it is) for each Camunda built-in or Spin method a JUEL expression uses."""
+    if "{" not in expression.source or expression.mode != "eval":  # only JUEL text (${…}, #{…})
+        return []
+    try:
+        tree = ast.parse(expression.python, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # check() reports it
+    found = {(node.id, _CAMUNDA_CONTEXT[node.id]) for node in ast.walk(tree)
+             if isinstance(node, ast.Name) and node.id in _CAMUNDA_CONTEXT}
+    found |= {(node.attr, " Spin 方法") for node in ast.walk(tree)
+              if isinstance(node, ast.Attribute) and node.attr in _SPIN_METHODS}
+    return sorted(found)
 
 
 def _literal_timer_problem(expression: Expression) -> str | None:

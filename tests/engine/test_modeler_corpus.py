@@ -89,6 +89,7 @@ MANIFEST: dict[str, Runs | Refused] = {
     # Camunda ignores a declared default language, so it is named only when the expression is no JUEL
     "mc_refuse_declared_xpath": Refused("f_big", "语法错误：写法无法识别（流程图声明的表达式语言为 XPath"),
     "mc_refuse_empty_timer": Refused("TimerEventDefinition_1", "定时器时长（timeDuration）为空"),
+    "mc_refuse_execution_variable": Refused("f_big", "不支持 Camunda 的内置对象“execution”"),
     "mc_refuse_javascript_condition": Refused("f_big", "不支持的表达式语言 JavaScript"),
     "mc_refuse_xpath_condition": Refused("f_big", "不支持的表达式语言 XPath"),
     "mc_refuse_groovy_script": Refused("calc", "不支持的脚本语言 Groovy（scriptFormat=\"groovy\"）"),
