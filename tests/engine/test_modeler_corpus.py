@@ -161,6 +161,7 @@ def test_corpus_diagram_is_refused_with_its_message(eng, name):
         (entry.element_id, f"{name}.bpmn")], [str(p) for p in problems]
     for problem in problems:
         assert problem.line > 0 and "Traceback" not in problem.message and " at 0x" not in problem.message
+        assert problem.element_id or not entry.element_id, problem  # every problem names its element
     with pytest.raises(ValidationFailed):
         eng.deploy(files, by="test")
     assert eng.deployments() == []
