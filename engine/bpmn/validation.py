@@ -254,7 +254,8 @@ def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Proble
         role = role_for_lane(lane.get("name"), roles)
         if role is None:
             problems.append(Problem(bpmn_file.name, lane.sourceline, lane.get("id") or "",
-                                    f"泳道“{lane.get('name') or ''}”没有对应的角色"))
+                                    f"泳道“{lane.get('name')}”没有对应的角色" if lane.get("name") else
+                                    "泳道没有名称，对应不到角色：请用角色名给泳道命名（如“信访室工作人员”）"))
         for ref in lane.iterfind("bpmn:flowNodeRef", NSMAP):
             lanes[(ref.text or "").strip()] = role
     for task in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):

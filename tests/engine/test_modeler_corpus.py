@@ -99,6 +99,7 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_form_key_only": Refused("handle", "外部表单（camunda:formKey=\"embedded:app:forms/handle.html\"）"),
     "mc_refuse_link_unmatched": Refused("jump", "链接“archive”在同一流程中没有对应的链接捕获事件"),
     "mc_refuse_gateway_flow_without_condition": Refused("f_no", "排他网关的这条出线既没有条件，也不是默认流"),
+    "mc_refuse_unnamed_lane": Refused("Lane_staff", "泳道没有名称，对应不到角色"),
     "mc_refuse_complex_gateway": Refused("gw", "不支持复杂网关（bpmn:complexGateway）"),
     "mc_refuse_candidate_group_typo": Refused("handle", "未知的 Camunda 属性 camunda:candidateGroup"),
     "mc_refuse_implicit_split": Refused("handle", "任务有多条出线"),
