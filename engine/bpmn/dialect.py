@@ -140,11 +140,13 @@ class _ProcessParser(ProcessParser):
 
 class _StartEventParser(CamundaStartEventParser):
     """Keeps `isInterrupting`, which SpiffWorkflow drops: an interrupting event subprocess cancels the
-    rest of its process when it starts (engine/runtime/commands.py)."""
+    rest of its process when it starts (engine/runtime/commands.py); and `camunda:initiator`, the
+    variable Camunda sets to the user who started the case."""
 
     def create_task(self):
         task = super().create_task()
         task.interrupting = self.node.get("isInterrupting") != "false"
+        task.initiator = _camunda(self.node, "initiator")
         return task
 
 

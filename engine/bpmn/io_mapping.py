@@ -117,10 +117,12 @@ def read(node: etree._Element) -> IoMapping | None:
 
 
 def _mapped_nodes(tree: etree._ElementTree) -> Iterator[tuple[etree._Element, etree._Element]]:
-    """(activity, mapping element) for every camunda:inputOutput / camunda:in / camunda:out."""
+    """(activity, mapping element) for every camunda:inputOutput / camunda:in / camunda:out of an element;
+    a camunda:connector's own mapping goes with the connector, which is refused as a whole."""
     for node in tree.getroot().iter(f"{_C}inputOutput", f"{_C}in", f"{_C}out"):
         extensions = node.getparent()
-        if extensions is not None and extensions.getparent() is not None:
+        if extensions is not None and etree.QName(extensions).localname == "extensionElements" \
+                and extensions.getparent() is not None:
             yield extensions.getparent(), node
 
 

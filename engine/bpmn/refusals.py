@@ -165,8 +165,26 @@ def _unknown_camunda(root: etree._Element) -> Iterator[Found]:
                        f"未知的 Camunda 属性 camunda:{local}（拼写错误？Camunda 和本引擎都会忽略它）")
 
 
+# Languages named by a URI (the BPMN default XPath, FEEL of DMN 1.2/1.3, tools' own), by a word in it
+_URI_WORDS = {"feel": "FEEL", "xpath": "XPath", "groovy": "Groovy", "javascript": "JavaScript",
+              "ecmascript": "JavaScript"}
+
+
 def _language_name(written: str) -> str:
-    return _LANGUAGE_NAMES.get(written.strip().lower(), written.strip())
+    key = written.strip().lower()
+    if key in _LANGUAGE_NAMES:
+        return _LANGUAGE_NAMES[key]
+    return next((name for word, name in _URI_WORDS.items() if "/" in key and word in key), written.strip())
+
+
+def declared_language(tree: etree._ElementTree) -> str | None:
+    """The name of the default expression language the definitions declare (`expressionLanguage`, written by
+    tools other than the Camunda Modeler), when it is not one the engine evaluates; Camunda 7 ignores it and
+    reads expressions as JUEL, so it only explains why an expression does not read as JUEL."""
+    written = tree.getroot().get("expressionLanguage")
+    if written is None or _language_name(written).lower() in _CONDITION_LANGUAGES:
+        return None
+    return f"{_language_name(written)}（expressionLanguage=\"{written}\"）"
 
 
 def _foreign(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:

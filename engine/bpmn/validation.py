@@ -154,28 +154,64 @@ def validate(files: Mapping[str, bytes | str], roles: dict[str, str], handlers: 
     return parsed, sorted(set(problems))
 
 
+# What an empty expression of each kind is, for the message (conditions and timers: scripts may be empty)
+_EMPTY_NAMES = {"condition": "条件表达式", "timeDate": "定时器时间（timeDate）",
+                "timeDuration": "定时器时长（timeDuration）", "timeCycle": "定时器周期（timeCycle）"}
+
+
 def _expression_problems(bpmn_file: BpmnFile, helpers: set[str]) -> list[Problem]:
     problems = []
     foreign = refusals.foreign_language_ids(bpmn_file.tree)
+    declared = refusals.declared_language(bpmn_file.tree)
     for expression in bpmn_file.expressions:
         if expression.element_id in foreign:
             continue
         if not expression.source.strip():
-            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", "表达式为空"))
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                    f"{_EMPTY_NAMES.get(expression.kind, '表达式')}为空"))
             continue
         if expression.source.strip().startswith("="):
             problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
                                     f"不支持 FEEL 表达式（Camunda 8 的写法，以“=”开头）：{expression.source.strip()}；"
                                     "请用 JUEL（${…}）"))
             continue
+        for name, kind in _camunda_context(expression):
+            problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "",
+                                    f"不支持 Camunda 的{kind}“{name}”：{expression.source.strip()}；请直接写"
+                                    "变量名（如 ${amount}，而不是 ${execution.getVariable(\"amount\")}）"))
         for error in check(expression.python, expression.mode, helpers):
             line = (expression.line or 0) + max((error.line or 1) - 1, 0)
-            problems.append(Problem(bpmn_file.name, line, expression.element_id or "", error.message))
+            hint = f"（流程图声明的表达式语言为 {declared}，本引擎只计算 JUEL（${{…}}）或 Python）" \
+                if declared and expression.kind in _EMPTY_NAMES else ""
+            problems.append(Problem(bpmn_file.name, line, expression.element_id or "", error.message + hint))
         if expression.kind.startswith("time"):
             message = _literal_timer_problem(expression)
             if message:
                 problems.append(Problem(bpmn_file.name, expression.line or 0, expression.element_id or "", message))
     return problems
+
+
+# What Camunda 7 provides to JUEL besides the variables; here such a name would be missing task data and
+# such a method missing on the value, an incident at run time (real Camunda examples use them).
+_CAMUNDA_CONTEXT = {"execution": "内置对象", "S": "内置函数", "XML": "内置函数", "JSON": "内置函数",
+                    "currentUser": "内置函数", "currentUserGroups": "内置函数", "dateTime": "内置函数",
+                    "now": "内置函数", "authenticatedUserId": "内置变量"}
+_SPIN_METHODS = {"prop", "elementList", "numberValue", "stringValue", "boolValue", "jsonPath", "xPath", "mapTo"}
+
+
+def _camunda_context(expression: Expression) -> list[tuple[str, str]]:
+    """(name, what it is) for each Camunda built-in or Spin method a JUEL expression uses."""
+    if "{" not in expression.source or expression.mode != "eval":  # only JUEL text (${…}, #{…})
+        return []
+    try:
+        tree = ast.parse(expression.python, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # check() reports it
+    found = {(node.id, _CAMUNDA_CONTEXT[node.id]) for node in ast.walk(tree)
+             if isinstance(node, ast.Name) and node.id in _CAMUNDA_CONTEXT}
+    found |= {(node.attr, " Spin 方法") for node in ast.walk(tree)
+              if isinstance(node, ast.Attribute) and node.attr in _SPIN_METHODS}
+    return sorted(found)
 
 
 def _literal_timer_problem(expression: Expression) -> str | None:
@@ -218,7 +254,8 @@ def _routing_problems(bpmn_file: BpmnFile, roles: dict[str, str]) -> list[Proble
         role = role_for_lane(lane.get("name"), roles)
         if role is None:
             problems.append(Problem(bpmn_file.name, lane.sourceline, lane.get("id") or "",
-                                    f"泳道“{lane.get('name') or ''}”没有对应的角色"))
+                                    f"泳道“{lane.get('name')}”没有对应的角色" if lane.get("name") else
+                                    "泳道没有名称，对应不到角色：请用角色名给泳道命名（如“信访室工作人员”）"))
         for ref in lane.iterfind("bpmn:flowNodeRef", NSMAP):
             lanes[(ref.text or "").strip()] = role
     for task in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):

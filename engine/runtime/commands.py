@@ -436,6 +436,10 @@ class CommandRunner:
                     created_at=now, updated_at=now, business_key=business_key)
         session.add(case)
         session.flush()  # the vault binds sealed values to the case id
+        # As Camunda: the variable a start event's camunda:initiator names holds who started the case
+        # (nobody for a case its schedule starts), so e.g. camunda:assignee="${initiator}" routes to them.
+        data = {**data, **{event.initiator: None if scheduled else actor.name
+                           for event in loaded.spec.bpmn_start_events if getattr(event, "initiator", None)}}
         data, sealed = vault.seal(session, self.keyring, case.id, data, confidential_fields(loaded), now)
         workflow.task_tree.data.update(data)
         case.data = jsonable(data)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit.chain import TaskAddress
+from engine.bpmn import task_errors
 from engine.bpmn.expressions import LimitExceeded
 from engine.bpmn.forms import FormErrors
 from engine.errors import EngineError, Forbidden, IncidentRaised, NotFound
@@ -88,7 +89,7 @@ class Failure(Exception):
         # SpiffWorkflow's WorkflowTaskException keeps only the name of the exception it wraps.
         wrapped = getattr(error, "error_type", None)
         self.error_type = wrapped if wrapped and wrapped != "unknown" else type(cause).__name__
-        self.message = getattr(error, "message", None) or str(error)
+        self.message = task_errors.unwrapped(error) or getattr(error, "message", None) or str(error)
         # SpiffWorkflow's wrapper says only "Error evaluating expression ..." (or prefixes the type name);
         # these reasons are written for users, so they are shown as they are.
         plain = next((e for e in (cause, error.__cause__, error.__context__)

@@ -14,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from common import make_actor
+from common import ROOT, make_actor
 
-from engine import Engine, ValidationFailed
+from engine import Engine, IncidentRaised, ValidationFailed
 from engine.bpmn.deployments import read_paths
-from engine.org.organisation import ROLE_CATALOGUE
+from engine.org.organisation import ROLE_CATALOGUE, load_actor, load_organisation
 from engine.runtime.handlers_registry import HandlerRegistry
 
 CORPUS = Path(__file__).parent / "modeler_corpus"
@@ -74,6 +74,8 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_lane": Runs([("complete", "handle", {})], groups={"handle": ["petition_staff"]}),
     "mc_collaboration_black_box": Runs([("complete", "register", {})]),
     "mc_assignee_expression": Runs([("complete", "choose", {"officer": "li"})], status="running", open=["handle"]),
+    # camunda:initiator names the variable holding who started the case (a real-world Camunda example)
+    "mc_initiator": Runs(status="running", open=["handle"], data={"initiator": "wang"}),
     "mc_none_throw_event": Runs([("complete", "handle", {})]),
     "mc_data_object": Runs([("complete", "handle", {})]),  # documentation only, as in Camunda
     "mc_send_task": Runs(data={"stamped": True}),  # runs its handler, as a service task
@@ -88,6 +90,11 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_data_store": Refused("DataStoreReference_archive", "不支持数据存储（bpmn:dataStoreReference）"),
     "mc_refuse_compensation": Refused("unbook", "不支持补偿处理任务（isForCompensation=\"true\"）"),
     "mc_refuse_feel_condition": Refused("f_big", "不支持的表达式语言 FEEL（language=\"feel\"）"),
+    "mc_refuse_feel_uri": Refused("f_big", "不支持的表达式语言 FEEL（language=\"https://www.omg.org/spec/DMN/20191111/FEEL/\"）"),
+    # Camunda ignores a declared default language, so it is named only when the expression is no JUEL
+    "mc_refuse_declared_xpath": Refused("f_big", "语法错误：写法无法识别（流程图声明的表达式语言为 XPath"),
+    "mc_refuse_empty_timer": Refused("TimerEventDefinition_1", "定时器时长（timeDuration）为空"),
+    "mc_refuse_execution_variable": Refused("f_big", "不支持 Camunda 的内置对象“execution”"),
     "mc_refuse_javascript_condition": Refused("f_big", "不支持的表达式语言 JavaScript"),
     "mc_refuse_xpath_condition": Refused("f_big", "不支持的表达式语言 XPath"),
     "mc_refuse_groovy_script": Refused("calc", "不支持的脚本语言 Groovy（scriptFormat=\"groovy\"）"),
@@ -96,6 +103,8 @@ MANIFEST: dict[str, Runs | Refused] = {
     "mc_refuse_not_executable": Refused("mc_refuse_not_executable", "流程未标记为可执行（isExecutable=\"false\"）"),
     "mc_refuse_form_key_only": Refused("handle", "外部表单（camunda:formKey=\"embedded:app:forms/handle.html\"）"),
     "mc_refuse_link_unmatched": Refused("jump", "链接“archive”在同一流程中没有对应的链接捕获事件"),
+    "mc_refuse_gateway_flow_without_condition": Refused("f_no", "排他网关的这条出线既没有条件，也不是默认流"),
+    "mc_refuse_unnamed_lane": Refused("Lane_staff", "泳道没有名称，对应不到角色"),
     "mc_refuse_complex_gateway": Refused("gw", "不支持复杂网关（bpmn:complexGateway）"),
     "mc_refuse_candidate_group_typo": Refused("handle", "未知的 Camunda 属性 camunda:candidateGroup"),
     "mc_refuse_implicit_split": Refused("handle", "任务有多条出线"),
@@ -178,9 +187,32 @@ def test_corpus_diagram_is_refused_with_its_message(eng, name):
         (entry.element_id, f"{name}.bpmn")], [str(p) for p in problems]
     for problem in problems:
         assert problem.line > 0 and "Traceback" not in problem.message and " at 0x" not in problem.message
+        assert problem.element_id or not entry.element_id, problem  # every problem names its element
     with pytest.raises(ValidationFailed):
         eng.deploy(files, by="test")
     assert eng.deployments() == []
+
+
+def test_the_initiator_is_the_assignee_of_a_task_routed_to_them(eng):
+    with eng.db.write() as session:
+        load_organisation(session, ROOT / "config" / "demo-organisation.toml")
+    with eng.db.read() as session:
+        starter = load_actor(session, "xf_wang")
+    eng.deploy(read_paths(_paths("mc_initiator")), by="test")
+    case_id = eng.start_case("mc_initiator", {}, starter)
+    assert [(i["bpmn_id"], i["assignee"]) for i in eng.work_items(case_id)] == [("handle", "xf_wang")]
+
+
+def test_an_assignee_naming_no_variable_is_an_incident_in_chinese(eng):
+    """SpiffWorkflow's "Error evaluating expression '…'" and its English "did you mean" note are not what
+    staff read: the incident names the expression and the missing variable."""
+    eng.deploy(read_paths(_paths("mc_assignee_expression")), by="test")
+    case_id = eng.start_case("mc_assignee_expression", {}, ANYONE)
+    (item,) = eng.work_items(case_id)
+    with pytest.raises(IncidentRaised):
+        eng.complete(item["task_id"], ANYONE, {})
+    (incident,) = eng.case(case_id)["incidents"]
+    assert incident["message"] == "表达式“officer”无法计算：变量 officer 不存在"
 
 
 def test_one_pass_reports_every_refused_diagram_at_once(eng):
