@@ -293,14 +293,23 @@ class StaffViews:
                       ) -> None:
         """Complete a task with the files uploaded in its form, each for one of the purposes the task offers
         (its camunda:property `attachments`); files are checked before the task is completed and stored
-        after, so a refused file or form leaves both as they were."""
+        after, so a refused file or form leaves both as they were. A submission that becomes an incident is
+        kept with it, so are its files: the retry completes the task they came with."""
         with self.db.read() as session:
             item = self._item(session, task_id)
             case = views.scoped_case(session, actor, item.case_id)
             spec = views.task_spec(self.engine.specs.for_id(session, case.deployment_id), item.process_id,
                                    item.bpmn_id)
         uploads = attachments.checked(files, _offered(spec))
-        self.engine.complete(task_id, actor, data)
+        try:
+            self.engine.complete(task_id, actor, data)
+        except IncidentRaised as incident:
+            if incident.input_kept:
+                self._store_uploads(item, uploads, actor)
+            raise
+        self._store_uploads(item, uploads, actor)
+
+    def _store_uploads(self, item: WorkItem, uploads: list[attachments.Upload], actor: Actor) -> None:
         if uploads:
             with self.db.write() as session:
                 attachments.store(session, self.engine.keyring, item.case_id, uploads, actor, self.engine.now(),

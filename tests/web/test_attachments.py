@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from chain import PROCESSES, Chain
 from support import SIGN_OFF, csrf_token, login, post, register, signed_in, work_through
 
+from engine import IncidentRaised
 from engine.bpmn.deployments import read_paths
 from engine.reads import attachments
 from engine.reads.attachments import AttachmentRejected
@@ -224,3 +225,15 @@ def test_the_department_leader_attaches_the_signed_report_with_the_sign_off(app,
     assert response.status_code == 302, response.get_data(as_text=True)
     assert [(r.purpose, r.task_name, r.uploaded_by) for r in rows(engine, case_id)] == [
         ("handling_report", "分管领导审核签字", "s1_sun")]
+
+
+def test_files_of_a_submission_that_becomes_an_incident_are_kept_with_it(app, engine, case_id, monkeypatch):
+    """The submission is kept with its incident (the retry completes the task), and so are its files,
+    stored with the task they came with; a submission refused outright stores none (above)."""
+    def failing(task_id, actor, data):
+        raise IncidentRaised("流程在“调查核实并形成报告”处出错，案件保持原状，已记录异常 #1：测试", 1, case_id)
+
+    monkeypatch.setattr(engine, "complete", failing)
+    response = submit_report(app, engine, case_id, **{"attachment.handling_report": (REPORT, "调查报告.pdf")})
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert [(r.purpose, r.bpmn_id) for r in rows(engine, case_id)] == [("handling_report", "Task_investigate")]
